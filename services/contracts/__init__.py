@@ -1,0 +1,1 @@
+"""The bus API shared by every service: subjects, streams, consumers and event models."""

@@ -1,0 +1,1 @@
+"""Plumbing shared by every service: settings, clients, outbox, telemetry, logging, HTTP basics."""

@@ -1,0 +1,92 @@
+"""FastAPI basics shared by every service: health probes, one error renderer, tracing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.kit.errors import AppError
+
+log = logging.getLogger("motcua.http")
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+def _describe_validation(errors: list[Any]) -> list[dict[str, Any]]:
+    described = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        described.append({"field": ".".join(loc) or "body", "problem": err.get("msg", "invalid"),
+                          "type": err.get("type")})
+    return described
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _describe_validation(list(exc.errors()))
+        fields = ", ".join(d["field"] + ": " + d["problem"] for d in details[:5])
+        return JSONResponse(
+            error_body("validation_error", f"Invalid request: {fields}", details), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Infrastructure outages surface as 503 so clients retry; never a bare 500 page.
+        log.exception("unhandled error: %s", exc)
+        return JSONResponse(
+            error_body("unavailable", "The service could not complete the request; try again shortly."),
+            status_code=503,
+        )
+
+
+def install_health(app: FastAPI, service: str, checks: dict[str, ReadinessCheck]) -> None:
+    """`/healthz`: the process is alive. `/readyz`: its own dependencies answer."""
+
+    @app.get("/healthz", tags=["health"], operation_id="healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["health"], operation_id="readyz")
+    async def readyz() -> JSONResponse:
+        results: dict[str, bool] = {}
+        for name, check in checks.items():
+            try:
+                results[name] = await check()
+            except Exception:
+                results[name] = False
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "service": service, "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+
+def instrument(app: FastAPI) -> None:
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

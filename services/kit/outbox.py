@@ -1,0 +1,138 @@
+"""Transactional outbox and its relay.
+
+A state change and the events it causes are written in one MongoDB transaction: the
+events land in the service's `outbox` collection. The relay publishes pending entries to
+JetStream with `Nats-Msg-Id = event_id` (so a retry after a crash is dropped by the
+stream's duplicate window) and only then marks them published. A crash between commit
+and publish loses nothing: the entry is still pending at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.contracts.events import Event
+from services.contracts.streams import stream_for_subject
+from services.kit.mongo import Document
+from services.kit.telemetry import attach_carrier, current_trace_carrier, detach
+
+log = logging.getLogger("motcua.outbox")
+
+OUTBOX_COLLECTION = "outbox"
+
+
+def outbox_entry(event: Event) -> Document:
+    """The document stored for one event, with the trace context of the current request."""
+    return {
+        "_id": event.event_id,
+        "subject": event.type,
+        "body": event.model_dump(mode="json"),
+        "trace": current_trace_carrier(),
+        "created_at": datetime.now(UTC),
+        "published_at": None,
+        "attempts": 0,
+    }
+
+
+async def add_to_outbox(
+    db: AsyncDatabase[Document], events: list[Event], *, session: AsyncClientSession | None
+) -> None:
+    """Write events in the caller's transaction (pass its session)."""
+    if events:
+        await db[OUTBOX_COLLECTION].insert_many([outbox_entry(e) for e in events], session=session)
+
+
+async def ensure_outbox_indexes(db: AsyncDatabase[Document]) -> None:
+    await db[OUTBOX_COLLECTION].create_index([("published_at", ASCENDING), ("created_at", ASCENDING)])
+
+
+class Publisher:
+    """What the relay needs from the bus (a protocol, so tests can pass a fake)."""
+
+    async def publish(self, subject: str, body: dict[str, Any], headers: dict[str, str], stream: str) -> None:
+        raise NotImplementedError
+
+
+class OutboxRelay:
+    """Publishes pending outbox entries; one task per service process."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        publisher: Publisher,
+        *,
+        poll_s: float = 0.5,
+        batch: int = 200,
+    ) -> None:
+        self.collection: AsyncCollection[Document] = db[OUTBOX_COLLECTION]
+        self.publisher = publisher
+        self.poll_s = poll_s
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called after a commit so events go out at once rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep relaying after a Mongo or NATS outage
+                log.warning("outbox relay: %s: %s", type(exc).__name__, exc)
+                sent = 0
+                await asyncio.sleep(1.0)
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending entries in creation order; returns how many."""
+        cursor = self.collection.find({"published_at": None}).sort("created_at", ASCENDING).limit(self.batch)
+        entries = await cursor.to_list(length=self.batch)
+        for entry in entries:
+            await self._publish_one(entry)
+        return len(entries)
+
+    async def _publish_one(self, entry: Document) -> None:
+        headers = {"Nats-Msg-Id": entry["_id"]}
+        token = attach_carrier(entry.get("trace") or {})
+        try:
+            await self.publisher.publish(
+                entry["subject"], entry["body"], headers, stream_for_subject(entry["subject"]).name
+            )
+        finally:
+            detach(token)
+        await self.collection.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"published_at": datetime.now(UTC)}, "$inc": {"attempts": 1}},
+        )
+        self.published += 1

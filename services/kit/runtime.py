@@ -1,0 +1,104 @@
+"""The clients one service process holds, started and stopped with its FastAPI lifespan.
+
+Each service's `app.py` creates a `ServiceRuntime`, registers its subscribers on
+`runtime.broker`, and adds its own pieces; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from faststream.nats import NatsBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.kit.bus import BrokerPublisher, ensure_streams, make_broker
+from services.kit.mongo import Document, make_mongo_client, ping
+from services.kit.outbox import OutboxRelay, ensure_outbox_indexes
+from services.kit.s3 import ObjectStore
+from services.kit.settings import KitSettings
+from services.kit.telemetry import setup_tracing
+
+log = logging.getLogger("motcua.runtime")
+
+
+class ServiceRuntime:
+    def __init__(self, settings: KitSettings, *, uses_s3: bool = False, relay: bool = True) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.tracer_provider = setup_tracing(self.name)
+        self.broker: NatsBroker = make_broker(
+            settings.nats_url,
+            service=self.name,
+            tracer_provider=self.tracer_provider,
+            max_deliver=settings.max_deliver,
+            backoff_s=settings.retry_backoff_s,
+        )
+        self.uses_s3 = uses_s3
+        self.with_relay = relay
+        self.mongo: AsyncMongoClient[Document] | None = None
+        self.relay: OutboxRelay | None = None
+        self.store: ObjectStore | None = None
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        assert self.mongo is not None, "runtime not started"
+        return self.mongo[self.settings.mongo_db_name]
+
+    async def start(self) -> None:
+        await self.start_clients()
+        await self.start_bus()
+
+    async def start_clients(self) -> None:
+        """MongoDB (and S3): before the service objects that use them are built."""
+        self.mongo = make_mongo_client(self.settings.mongo_url, app_name=f"motcua-{self.name}")
+        await ensure_outbox_indexes(self.db)
+        if self.uses_s3:
+            self.store = ObjectStore(
+                self.settings.s3_endpoint,
+                self.settings.s3_access_key,
+                self.settings.s3_secret_key.get_secret_value(),
+                secure=self.settings.s3_secure,
+                bucket=self.settings.s3_bucket,
+            )
+            await self.store.ensure_bucket()
+
+    async def start_bus(self) -> None:
+        """Streams, subscribers (already registered on the broker), then the outbox relay."""
+        await self.broker.connect()
+        await ensure_streams(self.broker.config.connection_state.stream)
+        await self.broker.start()
+        if self.with_relay:
+            self.relay = OutboxRelay(self.db, BrokerPublisher(self.broker), poll_s=self.settings.outbox_poll_s)
+            self.relay.start()
+        log.info("%s runtime started", self.name)
+
+    async def stop(self) -> None:
+        if self.relay:
+            await self.relay.stop()
+        try:
+            await asyncio.wait_for(self.broker.stop(), timeout=6)
+        except Exception as exc:
+            log.warning("broker stop: %s", exc)
+        if self.mongo is not None:
+            await self.mongo.close()
+
+    async def nats_ready(self) -> bool:
+        try:
+            return bool(self.broker.connection.is_connected)
+        except Exception:
+            return False
+
+    async def mongo_ready(self) -> bool:
+        return self.mongo is not None and await ping(self.db)
+
+    async def s3_ready(self) -> bool:
+        return self.store is not None and await self.store.ping()
+
+    def readiness_checks(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"nats": self.nats_ready, "mongo": self.mongo_ready}
+        if self.uses_s3:
+            checks["s3"] = self.s3_ready
+        return checks

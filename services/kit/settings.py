@@ -1,0 +1,60 @@
+"""One settings base for every service (prefix `MOTCUA_`, from the environment or `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KitSettings(BaseSettings):
+    """Connection settings and knobs common to all services.
+
+    The launcher fills these for the embedded servers; in production they come from the
+    environment (Compose, Kubernetes secrets).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", env_file=".env", extra="ignore")
+
+    service_name: str = "motcua"
+    environment: str = Field("dev", description="dev | test | prod; dev enables the dev mailbox and dev login")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_db_prefix: str = "motcua_"
+    s3_endpoint: str = "127.0.0.1:8333"
+    s3_access_key: str = "motcua"
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = False
+    s3_bucket: str = "motcua-documents"
+    smtp_url: str = "smtp://127.0.0.1:2525"
+    smtp_from: str = "Một Cửa <no-reply@motcua.local>"
+    dev_mailbox_url: str = ""
+
+    # Bus behaviour
+    max_deliver: int = 6
+    retry_backoff_s: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0, 30.0)
+    outbox_poll_s: float = 0.5
+
+    # Service URLs (the portal and the launcher use them)
+    intake_url: str = "http://127.0.0.1:8001"
+    scan_url: str = "http://127.0.0.1:8002"
+    postal_url: str = "http://127.0.0.1:8003"
+    payments_url: str = "http://127.0.0.1:8004"
+    notify_url: str = "http://127.0.0.1:8005"
+    portal_url: str = "http://127.0.0.1:8080"
+
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+
+    @property
+    def mongo_db_name(self) -> str:
+        return f"{self.mongo_db_prefix}{self.service_name}"
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.environment == "dev"

@@ -1,0 +1,1 @@
+"""`motcua`: starts the embedded servers and supervises the six services (dev, tests, demo)."""

@@ -1,0 +1,128 @@
+"""The `motcua` command.
+
+    motcua up [--data-dir var] [--random-ports]   start everything, Ctrl-C stops it
+    motcua deadletters list|replay [--all | SEQ…]  see and replay dead letters
+    motcua docs [--out docs/asyncapi]              write every service's AsyncAPI document
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from services.launcher.stack import Stack
+
+log = logging.getLogger("motcua.launcher")
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    _setup_logging()
+    data_dir = Path(args.data_dir or os.environ.get("MOTCUA_DATA_DIR", "var")).resolve()
+    stack = Stack(data_dir=data_dir, random_ports=args.random_ports)
+    stopping = False
+
+    def _on_signal(signum: int, _: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    t0 = time.monotonic()
+    try:
+        ep = stack.start_servers()
+        stack.start_services()
+        print("\nMột Cửa is running (data in %s, started in %.1fs):" % (data_dir, time.monotonic() - t0))
+        print(f"  {'NATS':10} {ep.nats_url}")
+        print(f"  {'MongoDB':10} {ep.mongo_url}")
+        print(f"  {'S3':10} http://{ep.s3_endpoint}")
+        print(f"  {'SMTP':10} {ep.smtp_url}   (dev mailbox API {ep.dev_mailbox_url})")
+        for name, svc in stack.running.items():
+            print(f"  {name:10} {svc.url}   (API docs {svc.url}/docs)" if name != "portal" else f"  {name:10} {svc.url}")
+        print("Press Ctrl-C to stop.\n", flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    except Exception as exc:
+        log.error("%s", exc)
+        stack.stop()
+        return 1
+    t1 = time.monotonic()
+    stack.stop()
+    print(f"stopped in {time.monotonic() - t1:.1f}s", flush=True)
+    return 0
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    from services.launcher.deadletters import list_dead_letters, replay_dead_letters
+
+    nats_url = args.nats_url or os.environ.get("MOTCUA_NATS_URL") or _nats_from_state(args.data_dir)
+    if args.action == "list":
+        items = asyncio.run(list_dead_letters(nats_url))
+        if not items:
+            print("no dead letters")
+        for item in items:
+            print(f"#{item.seq}  {item.at}  {item.consumer}  {item.subject}  attempts={item.attempts}\n    {item.error}")
+        return 0
+    seqs = None if args.all else [int(s) for s in args.seq]
+    if seqs is not None and not seqs:
+        print("give sequence numbers or --all", file=sys.stderr)
+        return 2
+    n = asyncio.run(replay_dead_letters(nats_url, seqs))
+    print(f"replayed {n} dead letter(s)")
+    return 0
+
+
+def _nats_from_state(data_dir: str | None) -> str:
+    import json
+
+    path = Path(data_dir or os.environ.get("MOTCUA_DATA_DIR", "var")) / "run" / "stack.json"
+    try:
+        return str(json.loads(path.read_text())["endpoints"]["MOTCUA_NATS_URL"])
+    except (OSError, KeyError, ValueError):
+        return "nats://127.0.0.1:4222"
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from services.launcher.docs import write_asyncapi
+
+    for path in write_asyncapi(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="motcua", description="Một Cửa launcher and tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the embedded servers and all six services")
+    up.add_argument("--data-dir", default=None, help="where the embedded servers keep data (default ./var)")
+    up.add_argument("--random-ports", action="store_true", help="free ports for the services too")
+    up.set_defaults(func=cmd_up)
+    dl = sub.add_parser("deadletters", help="list or replay dead letters")
+    dl.add_argument("action", choices=["list", "replay"])
+    dl.add_argument("seq", nargs="*", help="dead-letter sequence numbers to replay")
+    dl.add_argument("--all", action="store_true")
+    dl.add_argument("--nats-url", default=None)
+    dl.add_argument("--data-dir", default=None)
+    dl.set_defaults(func=cmd_deadletters)
+    docs = sub.add_parser("docs", help="write the AsyncAPI documents")
+    docs.add_argument("--out", default="docs/asyncapi")
+    docs.set_defaults(func=cmd_docs)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

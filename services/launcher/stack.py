@@ -1,0 +1,220 @@
+"""The whole system on one machine: embedded servers (when no URL is configured) + services.
+
+Used by `motcua up`, by the end-to-end tests and by the benchmarks, so all three run the
+system the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.launcher.ports import free_port, port_open
+from services.launcher.processes import ManagedProcess
+from services.launcher.servers import Endpoints, mongo_process, nats_process, s3_process, smtp_process
+
+log = logging.getLogger("motcua.launcher")
+
+SERVICES: tuple[str, ...] = ("intake", "scan", "postal", "payments", "notify", "portal")
+PREFERRED_PORTS = {"intake": 8001, "scan": 8002, "postal": 8003, "payments": 8004, "notify": 8005, "portal": 8080}
+HOST = "127.0.0.1"
+
+
+@dataclass
+class SupervisedService:
+    name: str
+    port: int
+    process: ManagedProcess
+    restarts: int = 0
+    started_at: float = 0.0
+    next_start_at: float = 0.0
+    backoff_s: float = 1.0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    random_ports: bool = False
+    services: tuple[str, ...] = SERVICES
+    extra_env: dict[str, str] = field(default_factory=dict)
+    servers: list[ManagedProcess] = field(default_factory=list)
+    running: dict[str, SupervisedService] = field(default_factory=dict)
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
+
+    # ---- infrastructure -------------------------------------------------------------
+    def start_servers(self) -> Endpoints:
+        """Start what is not configured externally, in dependency order, and wait for each."""
+        env = os.environ
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ep = Endpoints()
+        ep.nats_url = env.get("MOTCUA_NATS_URL", "")
+        ep.mongo_url = env.get("MOTCUA_MONGO_URL", "")
+        ep.s3_endpoint = env.get("MOTCUA_S3_ENDPOINT", "")
+        ep.s3_access_key = env.get("MOTCUA_S3_ACCESS_KEY", "")
+        ep.s3_secret_key = env.get("MOTCUA_S3_SECRET_KEY", "")
+        ep.smtp_url = env.get("MOTCUA_SMTP_URL", "")
+        ep.dev_mailbox_url = env.get("MOTCUA_DEV_MAILBOX_URL", "")
+        if not ep.nats_url:
+            proc, ep.nats_url = nats_process(self.data_dir)
+            self._start_server(proc, 20)
+        if not ep.mongo_url:
+            proc, ep.mongo_url = mongo_process(self.data_dir)
+            self._start_server(proc, 60)
+        if not ep.s3_endpoint:
+            ep.s3_access_key = ep.s3_access_key or "motcua-dev"
+            ep.s3_secret_key = ep.s3_secret_key or self._dev_secret("s3-secret")
+            proc, ep.s3_endpoint = s3_process(self.data_dir, ep.s3_access_key, ep.s3_secret_key)
+            self._start_server(proc, 60)
+        if not ep.smtp_url:
+            proc, ep.smtp_url, ep.dev_mailbox_url = smtp_process(self.data_dir)
+            self._start_server(proc, 20)
+        self.endpoints = ep
+        return ep
+
+    def _dev_secret(self, name: str) -> str:
+        """A random secret kept under the data directory, so restarts reuse it."""
+        path = self.data_dir / "secrets" / name
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(24)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    def _start_server(self, proc: ManagedProcess, timeout: float) -> None:
+        t0 = time.monotonic()
+        proc.start()
+        self.servers.append(proc)
+        try:
+            proc.wait_ready(timeout)
+        except Exception:
+            self.stop()
+            raise
+        log.info("%s ready in %.1fs (pid %s)", proc.name, time.monotonic() - t0, proc.pid)
+
+    # ---- services ---------------------------------------------------------------------
+    def _service_port(self, name: str) -> int:
+        override = os.environ.get(f"MOTCUA_{name.upper()}_PORT")
+        if override:
+            return int(override)
+        preferred = PREFERRED_PORTS[name]
+        if not self.random_ports and not port_open(HOST, preferred):
+            return preferred
+        return free_port()
+
+    def service_env(self) -> dict[str, str]:
+        urls = {f"MOTCUA_{n.upper()}_URL": s.url for n, s in self.running.items()}
+        portal = self.running.get("portal")
+        env = {
+            **self.endpoints.as_env(),
+            **urls,
+            "MOTCUA_DATA_DIR": str(self.data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        if portal:
+            env.setdefault("MOTCUA_PUBLIC_BASE_URL", portal.url)
+        return env
+
+    def start_services(self, wait: float = 60.0) -> None:
+        for name in self.services:
+            port = self._service_port(name)
+            self.running[name] = SupervisedService(name, port, process=None)  # type: ignore[arg-type]
+        env = self.service_env()
+        for svc in self.running.values():
+            svc.process = ManagedProcess(
+                svc.name,
+                [sys.executable, "-m", f"services.{svc.name}"],
+                env={**env, "MOTCUA_SERVICE_NAME": svc.name, "MOTCUA_PORT": str(svc.port)},
+                log_path=self.data_dir / "logs" / f"{svc.name}.log",
+                ready=lambda u=svc.url: _http_ok(f"{u}/readyz"),
+            )
+            svc.process.start()
+            svc.started_at = time.monotonic()
+        for svc in self.running.values():
+            svc.process.wait_ready(wait)
+            log.info("%s ready at %s (pid %s)", svc.name, svc.url, svc.process.pid)
+        self.write_state()
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Restart crashed services with exponential back-off; log every restart."""
+        while not self._stop.wait(0.3):
+            now = time.monotonic()
+            for svc in self.running.values():
+                if self._stop.is_set() or svc.process.alive():
+                    if svc.process.alive() and now - svc.started_at > 60:
+                        svc.backoff_s = 1.0
+                    continue
+                if svc.next_start_at == 0.0:
+                    code = svc.process.proc.returncode if svc.process.proc else None
+                    svc.next_start_at = now + svc.backoff_s
+                    log.warning("%s exited (code %s); restarting in %.0fs", svc.name, code, svc.backoff_s)
+                    continue
+                if now >= svc.next_start_at:
+                    svc.process.start()
+                    svc.restarts += 1
+                    svc.started_at = now
+                    svc.next_start_at = 0.0
+                    svc.backoff_s = min(svc.backoff_s * 2, 30.0)
+                    log.warning("%s restarted (restart #%d, pid %s)", svc.name, svc.restarts, svc.process.pid)
+                    self.write_state()
+
+    def state(self) -> dict[str, object]:
+        return {
+            "data_dir": str(self.data_dir),
+            "endpoints": {k: v for k, v in self.endpoints.as_env().items() if "SECRET" not in k},
+            "servers": {p.name: {"pid": p.pid} for p in self.servers},
+            "services": {
+                n: {"url": s.url, "pid": s.process.pid, "restarts": s.restarts} for n, s in self.running.items()
+            },
+            "launcher_pid": os.getpid(),
+        }
+
+    def write_state(self) -> None:
+        path = self.data_dir / "run" / "stack.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=2))
+        tmp.replace(path)
+
+    # ---- shutdown ---------------------------------------------------------------------
+    def stop(self) -> None:
+        """Services first (in parallel), then servers in reverse start order."""
+        self._stop.set()
+        if self._supervisor:
+            self._supervisor.join(timeout=2)
+        procs = [s.process for s in self.running.values() if s.process]
+        for p in procs:
+            p.send(15)
+        deadline = time.monotonic() + 4
+        for p in procs:
+            remaining = max(0.1, deadline - time.monotonic())
+            p.stop(timeout=remaining)
+        for proc in reversed(self.servers):
+            proc.stop(timeout=3)
+        self.servers.clear()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(200 <= response.status < 300)
+    except Exception:
+        return False

@@ -1,0 +1,43 @@
+"""Shared fixtures: the real servers, started once per test session on free ports.
+
+Integration and end-to-end tests never swap a real server for a fake (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.launcher.servers import Endpoints
+from services.launcher.stack import Stack
+
+# Tests must not pick up a developer's running stack or external URLs by accident.
+for _key in [k for k in os.environ if k.startswith("MOTCUA_")]:
+    if os.environ.get("MOTCUA_TEST_EXTERNAL") != "1":
+        del os.environ[_key]
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="motcua-test-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_root: Path) -> Iterator[Endpoints]:
+    """NATS (JetStream), SecantusDB, SeaweedFS S3 and the dev SMTP server."""
+    stack = Stack(data_dir=tmp_root / "servers", random_ports=True)
+    endpoints = stack.start_servers()
+    yield endpoints
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def server_stack(servers: Endpoints) -> Endpoints:
+    return servers

@@ -1,0 +1,174 @@
+"""Outbox relay, idempotent consumers and dead letters against real MongoDB and NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from faststream.nats import NatsBroker, NatsRouter
+from nats.aio.client import Client as NatsClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload
+from services.contracts.streams import DEAD_LETTER, DOSSIER, ConsumerSpec
+from services.kit.bus import BrokerPublisher, durable_subscriber, make_broker
+from services.kit.idempotency import mark_processed
+from services.kit.mongo import Document, in_transaction
+from services.kit.outbox import OUTBOX_COLLECTION, OutboxRelay, Publisher, add_to_outbox
+from services.launcher.deadletters import list_dead_letters, replay_dead_letters
+from services.launcher.servers import Endpoints
+
+
+def _event(code: str) -> DossierReceived:
+    return DossierReceived(
+        unit_code="91",
+        payload=DossierReceivedPayload(
+            dossier_id=code, dossier_code=code, procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
+            office_id="o1", channel="counter", applicant=ApplicantContact(name="Trần Thị B"),
+            received_at=datetime.now(UTC),
+        ),
+    )
+
+
+async def _count_in_stream(nc: NatsClient, event_id: str, subject: str = "dossier.received") -> int:
+    """How many copies of one event the stream holds (an ephemeral consumer reads them all)."""
+    js = nc.jetstream()
+    sub = await js.subscribe(subject, stream=DOSSIER.name, ordered_consumer=True)
+    seen = 0
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                break
+            if json.loads(msg.data)["event_id"] == event_id:
+                seen += 1
+    finally:
+        await sub.unsubscribe()
+    return seen
+
+
+class CrashAfterPublish(Publisher):
+    """Publishes, then 'crashes' before the relay can mark the entry published."""
+
+    def __init__(self, inner: Publisher) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def publish(self, subject: str, body: dict[str, Any], headers: dict[str, str], stream: str) -> None:
+        self.calls += 1
+        await self.inner.publish(subject, body, headers, stream)
+        raise ConnectionError("process killed between publish and mark")
+
+
+async def test_relay_publishes_committed_events_once_even_after_a_crash(
+    servers: Endpoints, db: AsyncDatabase[Document], mongo_client: Any, nc: NatsClient
+) -> None:
+    broker = make_broker(servers.nats_url, service="test-relay")
+    await broker.connect()
+    event = _event(f"X-{uuid.uuid4().hex[:8]}")
+
+    async def commit(session: Any) -> None:
+        await db.dossiers.insert_one({"_id": event.payload.dossier_id}, session=session)
+        await add_to_outbox(db, [event], session=session)
+
+    await in_transaction(mongo_client, commit)  # committed, relay not running: nothing published yet
+    assert await _count_in_stream(nc, event.event_id) == 0
+
+    crashing = CrashAfterPublish(BrokerPublisher(broker))
+    relay = OutboxRelay(db, crashing)
+    with pytest.raises(ConnectionError):
+        await relay.publish_pending()
+    entry = await db[OUTBOX_COLLECTION].find_one({"_id": event.event_id})
+    assert entry is not None and entry["published_at"] is None  # still pending after the crash
+
+    restarted = OutboxRelay(db, BrokerPublisher(broker))
+    assert await restarted.publish_pending() == 1
+    entry = await db[OUTBOX_COLLECTION].find_one({"_id": event.event_id})
+    assert entry is not None and entry["published_at"] is not None
+    # Published twice by the relay, stored once: Nats-Msg-Id = event_id is deduplicated.
+    assert await _count_in_stream(nc, event.event_id) == 1
+    await broker.stop()
+
+
+async def test_relay_task_publishes_soon_after_wake(
+    servers: Endpoints, db: AsyncDatabase[Document], nc: NatsClient
+) -> None:
+    broker = make_broker(servers.nats_url, service="test-relay-task")
+    await broker.connect()
+    relay = OutboxRelay(db, BrokerPublisher(broker), poll_s=5.0)
+    relay.start()
+    event = _event(f"Y-{uuid.uuid4().hex[:8]}")
+    await add_to_outbox(db, [event], session=None)
+    relay.wake()
+    for _ in range(50):
+        if await db[OUTBOX_COLLECTION].count_documents({"published_at": None}) == 0:
+            break
+        await asyncio.sleep(0.05)
+    await relay.stop()
+    assert relay.published == 1
+    assert await _count_in_stream(nc, event.event_id) == 1
+    await broker.stop()
+
+
+async def _run_consumer(
+    servers: Endpoints, spec: ConsumerSpec, handler: Any, *, max_deliver: int = 3
+) -> NatsBroker:
+    broker = make_broker(servers.nats_url, service=spec.service, max_deliver=max_deliver, backoff_s=(0.05,))
+    router = NatsRouter()
+    durable_subscriber(router, spec, max_deliver=max_deliver)(handler)
+    broker.include_router(router)
+    await broker.start()
+    return broker
+
+
+async def test_failing_consumer_dead_letters_with_error_and_replay_is_idempotent(
+    servers: Endpoints, db: AsyncDatabase[Document], nc: NatsClient
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    subject = f"dossier.test{suffix}"
+    spec = ConsumerSpec(f"test-dlq-{suffix}", DOSSIER.name, (subject,), "tests")
+    attempts: list[str] = []
+    handled: list[str] = []
+    fixed = asyncio.Event()
+
+    async def handler(event: DossierReceived) -> None:
+        attempts.append(event.event_id)
+        if not fixed.is_set():
+            raise ValueError("template 'received' is missing")
+        if await mark_processed(db, spec.durable, event.event_id):
+            handled.append(event.event_id)
+
+    broker = await _run_consumer(servers, spec, handler)
+    event = _event(f"Z-{suffix}")
+    await nc.jetstream().publish(subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id})
+
+    letters: list[Any] = []
+    for _ in range(100):
+        letters = [d for d in await list_dead_letters(servers.nats_url) if d.consumer == spec.durable]
+        if letters:
+            break
+        await asyncio.sleep(0.1)
+    assert len(letters) == 1, "the message must land in the dead-letter stream"
+    assert attempts == [event.event_id] * 3
+    assert "template 'received' is missing" in letters[0].error and letters[0].subject == subject
+
+    fixed.set()
+    assert await replay_dead_letters(servers.nats_url, [letters[0].seq]) == 1
+    # replaying the same dead letter again finds nothing; publishing the same event again is deduped
+    assert await replay_dead_letters(servers.nats_url, [letters[0].seq]) == 0
+    await nc.jetstream().publish(subject, event.model_dump_json().encode())
+    for _ in range(100):
+        if handled and len(attempts) >= 5:
+            break
+        await asyncio.sleep(0.05)
+    await broker.stop()
+    assert handled == [event.event_id]
+    remaining = [d for d in await list_dead_letters(servers.nats_url) if d.consumer == spec.durable]
+    assert remaining == []
+    info = await nc.jetstream().stream_info(DEAD_LETTER.name)
+    assert info.config.name == "DEADLETTER"
