@@ -28,6 +28,10 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     schema_version: int = 1
     unit_code: str = Field(description="Administrative unit where the event originated (mã đơn vị)")
+    unit_path: list[str] = Field(
+        default_factory=list,
+        description="Codes of that unit and every unit above it; consumers authorise reads with it",
+    )
     payload: Any = None
 
     def model_post_init(self, __context: Any) -> None:

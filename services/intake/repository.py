@@ -75,3 +75,21 @@ class DossierRepository:
     async def list(self, query: dict[str, Any], *, limit: int = 50, skip: int = 0) -> list[Document]:
         cursor = self.dossiers.find(query).sort("received_at", DESCENDING).skip(skip).limit(limit)
         return await cursor.to_list(length=limit)
+
+
+class SlipRepository:
+    """Generated slips (small PDFs) kept with the dossier's version."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.slips = db["slips"]
+
+    async def get_slip(self, key: str) -> bytes | None:
+        doc = await self.slips.find_one({"_id": key})
+        return bytes(doc["pdf"]) if doc else None
+
+    async def put_slip(self, key: str, dossier_id: str, form: str, pdf: bytes) -> None:
+        await self.slips.replace_one(
+            {"_id": key},
+            {"_id": key, "dossier_id": dossier_id, "form": form, "pdf": pdf, "created_at": datetime.now(UTC)},
+            upsert=True,
+        )

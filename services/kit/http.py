@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.auth import AuthConfig, TokenVerifier
 from services.kit.errors import AppError
+from services.kit.settings import KitSettings
 
 log = logging.getLogger("motcua.http")
 
@@ -90,3 +92,30 @@ def install_health(app: FastAPI, service: str, checks: dict[str, ReadinessCheck]
 
 def instrument(app: FastAPI) -> None:
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+
+
+def install_auth(app: FastAPI, settings: KitSettings) -> None:
+    """Verify bearer tokens with the configured JWKS, or the dev secret (dev and tests)."""
+    config = AuthConfig(
+        dev_secret=settings.auth_dev_secret.get_secret_value(),
+        jwks_url=settings.auth_jwks_url,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+    )
+    if config.dev_secret or config.jwks_url:
+        app.state.token_verifier = TokenVerifier(config)
+    else:
+        log.warning("no MOTCUA_AUTH_JWKS_URL or MOTCUA_AUTH_DEV_SECRET: every protected endpoint answers 401")
+
+
+def install_trace_header(app: FastAPI) -> None:
+    """Echo the trace id as `X-Trace-Id` so an officer can quote it to support."""
+    from opentelemetry import trace
+
+    @app.middleware("http")
+    async def _trace_header(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        response = await call_next(request)
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            response.headers["X-Trace-Id"] = format(ctx.trace_id, "032x")
+        return response

@@ -58,3 +58,9 @@ class KitSettings(BaseSettings):
     @property
     def dev_mode(self) -> bool:
         return self.environment == "dev"
+
+    # Authentication (kit.auth): a JWKS URL in production, a local secret in dev/tests.
+    auth_jwks_url: str = ""
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_dev_secret: SecretStr = SecretStr("")

@@ -125,6 +125,7 @@ class Stack:
             **urls,
             "MOTCUA_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
+            "MOTCUA_AUTH_DEV_SECRET": os.environ.get("MOTCUA_AUTH_DEV_SECRET") or self._dev_secret("auth-dev-secret"),
             **self.extra_env,
         }
         if portal:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.kit.http import install_error_handlers, install_health, instrument
+from services.kit.http import install_auth, install_error_handlers, install_health, install_trace_header, instrument
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 from services.notify.api import router
@@ -43,6 +43,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app = FastAPI(title="Một Cửa — notify", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     install_health(app, "notify", runtime.readiness_checks())
+    install_auth(app, settings)
+    install_trace_header(app)
     app.include_router(router)
     instrument(app)
     app.state.runtime = runtime

@@ -20,6 +20,7 @@ class DeliveryRepository:
     async def ensure_indexes(self) -> None:
         await self.deliveries.create_index("key", unique=True)
         await self.deliveries.create_index("dossier_code")
+        await self.deliveries.create_index("unit_path")
         await self.deliveries.create_index([("created_at", DESCENDING)])
 
     async def claim(self, record: Document) -> Document | None:

@@ -41,6 +41,7 @@ class NotifyService:
                 "recipient": mail.to,
                 "dossier_code": event.payload.dossier_code,
                 "unit_code": event.unit_code,
+                "unit_path": event.unit_path or [event.unit_code],
                 "subject": mail.subject,
                 "message_id": mail.message_id,
                 "status": DeliveryStatus.SENDING.value,

@@ -65,3 +65,112 @@ class ApplicantContactInfo(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = None
     phone: str | None = None
+
+
+class DossierComponent(BaseModel):
+    component_id: str
+    name: str
+    kind: str
+    count: int = 1
+    provided: bool = True
+    document_id: str | None = None
+    digitised: bool = False
+    reused: bool = False
+
+
+class ApplicantRecord(BaseModel):
+    """The applicant as stored (personal data: read through audited endpoints only)."""
+
+    kind: str
+    name: str
+    id_number: str | None = None
+    id_masked: str = ""
+    birth_year: int | None = None
+    gender: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str = ""
+    organisation: dict[str, str] | None = None
+
+
+class ActorRef(BaseModel):
+    subject: str
+    name: str = ""
+    role: str = ""
+    unit_code: str = ""
+
+
+class NoWritingRecord(BaseModel):
+    """Ngày không viết: who filled the forms; how the applicant confirmed; no writing fee."""
+
+    filled_by: ActorRef
+    applicant_confirmation: str
+    writing_fee: int = 0
+
+
+class MissingRecord(BaseModel):
+    name: str
+    reason: str
+
+
+class Dossier(BaseModel):
+    """Hồ sơ — one application for one procedure."""
+
+    id: str
+    code: str | None = None
+    reference: str = Field(description="Stable reference, also for dossiers that were not received")
+    status: DossierStatus
+    channel: Channel
+    office_id: str
+    office_name: str
+    receiving_unit_id: str
+    unit_code: str
+    unit_path: list[str]
+    procedure_code: str
+    procedure_name: str
+    field_code: str
+    procedure_level: str
+    applicant: ApplicantRecord
+    components: list[DossierComponent] = Field(default_factory=list)
+    form_data: dict[str, object] = Field(default_factory=dict)
+    missing: list[MissingRecord] = Field(default_factory=list)
+    refusal_reason: str | None = None
+    no_writing: NoWritingRecord | None = None
+    no_appointment: bool = False
+    print_slip: bool = True
+    return_channel: str = "counter"
+    fees_due: list[dict[str, object]] = Field(default_factory=list)
+    registered_at: datetime | None = None
+    received_at: datetime | None = None
+    due_at: datetime | None = None
+    processing_time: dict[str, object] | None = None
+    transfer_deadline: datetime | None = None
+    received_by: ActorRef | None = None
+    history: list[StatusChange] = Field(default_factory=list)
+    version: int = 1
+    created_at: datetime
+
+    def to_document(self) -> dict[str, object]:
+        doc = self.model_dump(mode="python")
+        doc["_id"] = doc.pop("id")
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: dict[str, object]) -> Dossier:
+        data = dict(doc)
+        data["id"] = data.pop("_id")
+        return cls.model_validate(data)
+
+
+STATUS_LABELS_VI: dict[DossierStatus, str] = {
+    DossierStatus.REGISTERED: "Đã đăng ký trực tuyến",
+    DossierStatus.RECEIVED: "Đã tiếp nhận",
+    DossierStatus.NOT_RECEIVED: "Không tiếp nhận",
+    DossierStatus.PROCESSING: "Đang xử lý",
+    DossierStatus.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
+    DossierStatus.AWAITING_PAYMENT: "Chờ thanh toán",
+    DossierStatus.WITHDRAWN: "Đã rút hồ sơ",
+    DossierStatus.SUSPENDED: "Tạm dừng",
+    DossierStatus.RESOLVED: "Đã giải quyết",
+    DossierStatus.RETURNED: "Đã trả kết quả",
+}

@@ -1,0 +1,73 @@
+"""Intake wiring: settings, runtime (MongoDB, NATS, outbox relay), repositories, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.intake.api import router
+from services.intake.model.reception import ReceptionError
+from services.intake.reference_repository import ReferenceRepository
+from services.intake.repository import DossierRepository, SlipRepository
+from services.intake.service import IntakeService
+from services.kit.http import (
+    error_body,
+    install_auth,
+    install_error_handlers,
+    install_health,
+    install_trace_header,
+    instrument,
+)
+from services.kit.runtime import ServiceRuntime
+from services.kit.settings import KitSettings
+
+
+class IntakeSettings(KitSettings):
+    service_name: str = "intake"
+    port: int = 8001
+    seed_sample_if_empty: bool = True
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    runtime = ServiceRuntime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start_clients()
+        assert runtime.mongo is not None
+        dossiers = DossierRepository(runtime.mongo, runtime.db)
+        await dossiers.ensure_indexes()
+        reference_repo = ReferenceRepository(runtime.mongo, runtime.db)
+        await reference_repo.ensure_indexes()
+        service = IntakeService(dossiers, reference_repo, public_base_url=settings.public_base_url,
+                                on_commit=lambda: runtime.relay.wake() if runtime.relay else None)
+        if settings.seed_sample_if_empty:
+            await service.seed_if_empty()
+        else:
+            await service.reload_reference()
+        app.state.intake = service
+        app.state.reference_repo = reference_repo
+        app.state.slips = SlipRepository(runtime.db)
+        await runtime.start_bus()
+        yield
+        await runtime.stop()
+
+    app = FastAPI(title="Một Cửa — intake", version="0.1.0", lifespan=lifespan,
+                  description="Reception of dossiers, procedure catalogue, units, working calendar, slips.")
+    install_error_handlers(app)
+
+    @app.exception_handler(ReceptionError)
+    async def _reception_error(_: Request, exc: ReceptionError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=422)
+
+    install_health(app, "intake", runtime.readiness_checks())
+    install_auth(app, settings)
+    install_trace_header(app)
+    app.include_router(router)
+    instrument(app)
+    app.state.runtime = runtime
+    return app
