@@ -48,10 +48,16 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-def token(*roles: Role | str, unit_code: str = "91", subject: str = "officer-1", office_id: str | None = None,
-          name: str = "Cán bộ Thử nghiệm") -> str:
-    return mint_dev_token(TEST_AUTH_SECRET, subject=subject, roles=roles, unit_code=unit_code,
-                          name=name, office_id=office_id)
+def token(
+    *roles: Role | str,
+    unit_code: str = "91",
+    subject: str = "officer-1",
+    office_id: str | None = None,
+    name: str = "Cán bộ Thử nghiệm",
+) -> str:
+    return mint_dev_token(
+        TEST_AUTH_SECRET, subject=subject, roles=roles, unit_code=unit_code, name=name, office_id=office_id
+    )
 
 
 def auth(*roles: Role | str, unit_code: str = "91", **kwargs: Any) -> dict[str, str]:

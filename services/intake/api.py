@@ -63,9 +63,12 @@ async def register_online(body: OnlineRegistration, service: Service) -> dict[st
 
 
 @router.post("/dossiers/{dossier_id}/receive", tags=["reception"], operation_id="receive_registered_dossier")
-async def receive_registered(dossier_id: str, body: AcceptRegistered, service: Service,
-                             officer: Annotated[Principal, Depends(require_roles(Role.RECEPTION_OFFICER))]
-                             ) -> dict[str, Any]:
+async def receive_registered(
+    dossier_id: str,
+    body: AcceptRegistered,
+    service: Service,
+    officer: Annotated[Principal, Depends(require_roles(Role.RECEPTION_OFFICER))],
+) -> dict[str, Any]:
     dossier = await service.receive_registered(dossier_id, body, officer)
     return _with_links(public_view(dossier))
 
@@ -80,14 +83,22 @@ async def get_dossier(dossier_id: str, service: Service, principal: Staff) -> di
     return _with_links(public_view(await service.get(dossier_id, principal)))
 
 
-@router.get("/dossiers/{dossier_id}/slips/{form}.pdf", tags=["dossiers"], operation_id="get_dossier_slip",
-            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+@router.get(
+    "/dossiers/{dossier_id}/slips/{form}.pdf",
+    tags=["dossiers"],
+    operation_id="get_dossier_slip",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
 async def get_slip(dossier_id: str, form: str, request: Request, service: Service, principal: Staff) -> Response:
     """Circular-01 form 01 (receipt), 02 (supplement request) or 03 (refusal) as an A5 PDF."""
     store: SlipRepository = request.app.state.slips
     pdf = await render_slip(service, store, dossier_id, form, principal)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="mau-{form}-{dossier_id}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="mau-{form}-{dossier_id}.pdf"'},
+    )
 
 
 def _with_links(view: dict[str, Any]) -> dict[str, Any]:
@@ -136,22 +147,31 @@ async def list_procedures(
         served = ref.fields_served(ref.office(office_id).id)
         items = [p for p in items if p.field_code in served]
     return [
-        {"code": p.code, "name": p.name, "field_code": p.field_code, "level": p.level.value,
-         "processing_time": p.processing_time.model_dump(mode="json"), "total_fee": p.total_fee(),
-         "no_writing": p.models.eligible_no_writing, "no_appointment": p.models.eligible_no_appointment}
+        {
+            "code": p.code,
+            "name": p.name,
+            "field_code": p.field_code,
+            "level": p.level.value,
+            "processing_time": p.processing_time.model_dump(mode="json"),
+            "total_fee": p.total_fee(),
+            "no_writing": p.models.eligible_no_writing,
+            "no_appointment": p.models.eligible_no_appointment,
+        }
         for p in items
     ]
 
 
-@router.get("/procedures/export", tags=["catalogue"], operation_id="export_procedures",
-            response_class=Response)
-async def export_procedures(service: Service, format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json"
-                            ) -> Response:
+@router.get("/procedures/export", tags=["catalogue"], operation_id="export_procedures", response_class=Response)
+async def export_procedures(
+    service: Service, format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json"
+) -> Response:
     catalogue = service.reference.catalogue
     if format == "xlsx":
-        return Response(catalogue_to_xlsx(catalogue),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": 'attachment; filename="thu-tuc.xlsx"'})
+        return Response(
+            catalogue_to_xlsx(catalogue),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": 'attachment; filename="thu-tuc.xlsx"'},
+        )
     return Response(catalogue_to_json(catalogue), media_type="application/json")
 
 
@@ -168,15 +188,17 @@ async def list_units(service: Service) -> list[dict[str, Any]]:
 @router.get("/offices", tags=["units"], operation_id="list_offices")
 async def list_offices(service: Service) -> list[dict[str, Any]]:
     ref = service.reference
-    return [{**o.model_dump(mode="json"), "counters": [c.model_dump(mode="json") for c in
-                                                      ref.units.counters_of(o.id)]}
-            for o in ref.units.offices]
+    return [
+        {**o.model_dump(mode="json"), "counters": [c.model_dump(mode="json") for c in ref.units.counters_of(o.id)]}
+        for o in ref.units.offices
+    ]
 
 
 # ---- administration ---------------------------------------------------------------------
 @router.put("/admin/units", tags=["admin"], operation_id="replace_units")
-async def replace_units(body: UnitCatalogueData, request: Request, service: Service, admin: ProvinceAdmin
-                        ) -> dict[str, Any]:
+async def replace_units(
+    body: UnitCatalogueData, request: Request, service: Service, admin: ProvinceAdmin
+) -> dict[str, Any]:
     problems = validate_unit_catalogue(body)
     if problems:
         raise Invalid("The unit data has problems; nothing was saved", code="invalid_units", details=problems)
@@ -188,8 +210,9 @@ async def replace_units(body: UnitCatalogueData, request: Request, service: Serv
 
 
 @router.put("/admin/procedures", tags=["admin"], operation_id="replace_procedures")
-async def replace_procedures(request: Request, service: Service, admin: ProvinceAdmin,
-                             file: UploadFile | None = None) -> dict[str, Any]:
+async def replace_procedures(
+    request: Request, service: Service, admin: ProvinceAdmin, file: UploadFile | None = None
+) -> dict[str, Any]:
     """Replace the catalogue from a JSON body or an uploaded .json/.xlsx file."""
     if file is not None:
         data = await file.read()
@@ -198,8 +221,9 @@ async def replace_procedures(request: Request, service: Service, admin: Province
     else:
         result = catalogue_from_json(await request.body())
     if not result.ok:
-        raise Invalid("The catalogue has problems; nothing was saved", code="invalid_catalogue",
-                      details=result.problems)
+        raise Invalid(
+            "The catalogue has problems; nothing was saved", code="invalid_catalogue", details=result.problems
+        )
     catalogue = result.unwrap()
     await request.app.state.reference_repo.save_procedures(catalogue, admin.subject)
     await service.reload_reference()
@@ -207,15 +231,19 @@ async def replace_procedures(request: Request, service: Service, admin: Province
 
 
 @router.put("/admin/offices/{office_id}/model-days", tags=["admin"], operation_id="set_office_model_days")
-async def set_model_days(office_id: str, body: Annotated[ModelDays, Body()], request: Request, service: Service,
-                         admin: Admin) -> dict[str, Any]:
+async def set_model_days(
+    office_id: str, body: Annotated[ModelDays, Body()], request: Request, service: Service, admin: Admin
+) -> dict[str, Any]:
     """No-writing / No-appointment weekdays and eligible procedures of an office, from a date."""
     office = service.reference.office(office_id)
     ensure_unit(admin, service.reference.unit_path(office.unit_code))
     if body.office_id != office_id:
         raise Invalid("office_id in the body differs from the URL", code="office_mismatch")
-    unknown = [c for c in (body.no_writing_procedures or []) + (body.no_appointment_procedures or [])
-               if c not in service.reference.catalogue]
+    unknown = [
+        c
+        for c in (body.no_writing_procedures or []) + (body.no_appointment_procedures or [])
+        if c not in service.reference.catalogue
+    ]
     if unknown:
         raise Invalid(f"Unknown procedure(s): {', '.join(unknown)}", code="unknown_procedure")
     await request.app.state.reference_repo.save_model_days(body)
@@ -224,8 +252,9 @@ async def set_model_days(office_id: str, body: Annotated[ModelDays, Body()], req
 
 
 @router.put("/admin/offices/{office_id}/hours", tags=["admin"], operation_id="set_office_hours")
-async def set_office_hours(office_id: str, body: OfficeHours, request: Request, service: Service, admin: Admin
-                           ) -> dict[str, Any]:
+async def set_office_hours(
+    office_id: str, body: OfficeHours, request: Request, service: Service, admin: Admin
+) -> dict[str, Any]:
     office = service.reference.office(office_id)
     ensure_unit(admin, service.reference.unit_path(office.unit_code))
     await request.app.state.reference_repo.save_office_hours(office_id, body)
@@ -234,8 +263,9 @@ async def set_office_hours(office_id: str, body: OfficeHours, request: Request, 
 
 
 @router.put("/admin/calendar/overrides", tags=["admin"], operation_id="set_calendar_overrides")
-async def set_overrides(body: CalendarOverrides, request: Request, service: Service, admin: ProvinceAdmin
-                        ) -> dict[str, Any]:
+async def set_overrides(
+    body: CalendarOverrides, request: Request, service: Service, admin: ProvinceAdmin
+) -> dict[str, Any]:
     ensure_unit(admin, [body.province_code])
     await request.app.state.reference_repo.save_overrides(body)
     await service.reload_reference()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.contracts.events import DossierReceived
 from services.intake.api import router
 from services.intake.model.reception import ReceptionError
 from services.intake.reference_repository import ReferenceRepository
@@ -21,6 +22,7 @@ from services.kit.http import (
     install_trace_header,
     instrument,
 )
+from services.kit.bus import document_publishers
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 
@@ -34,6 +36,7 @@ class IntakeSettings(KitSettings):
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings)
+    document_publishers(runtime.broker, [DossierReceived])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,8 +46,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         await dossiers.ensure_indexes()
         reference_repo = ReferenceRepository(runtime.mongo, runtime.db)
         await reference_repo.ensure_indexes()
-        service = IntakeService(dossiers, reference_repo, public_base_url=settings.public_base_url,
-                                on_commit=lambda: runtime.relay.wake() if runtime.relay else None)
+        service = IntakeService(
+            dossiers,
+            reference_repo,
+            public_base_url=settings.public_base_url,
+            on_commit=lambda: runtime.relay.wake() if runtime.relay else None,
+        )
         if settings.seed_sample_if_empty:
             await service.seed_if_empty()
         else:
@@ -56,8 +63,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         yield
         await runtime.stop()
 
-    app = FastAPI(title="Một Cửa — intake", version="0.1.0", lifespan=lifespan,
-                  description="Reception of dossiers, procedure catalogue, units, working calendar, slips.")
+    app = FastAPI(
+        title="Một Cửa — intake",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Reception of dossiers, procedure catalogue, units, working calendar, slips.",
+    )
     install_error_handlers(app)
 
     @app.exception_handler(ReceptionError)

@@ -509,9 +509,7 @@ def catalogue_from_xlsx(data: bytes, *, validate: bool = True) -> ImportResult:
             problems.append(f"{row.where}: code is empty")
             continue
         if code in proc_rows:
-            problems.append(
-                f"{row.where}: duplicate procedure code {code} (first at row {proc_rows[code].number})"
-            )
+            problems.append(f"{row.where}: duplicate procedure code {code} (first at row {proc_rows[code].number})")
             continue
         proc_rows[code] = row
         order.append(code)
@@ -574,9 +572,7 @@ def catalogue_from_xlsx(data: bytes, *, validate: bool = True) -> ImportResult:
                 failed[code].add("route")
         elif steps:
             first = min(t[0] for t in children[code]["route_steps"])
-            problems.append(
-                f"{row.where}: route_steps given for {code} (step {first}) but route_mode is empty"
-            )
+            problems.append(f"{row.where}: route_steps given for {code} (step {first}) but route_mode is empty")
             failed[code].add("route")
         fields: dict[str, Any] = {
             "code": code,
@@ -624,9 +620,7 @@ def catalogue_from_xlsx(data: bytes, *, validate: bool = True) -> ImportResult:
 
     if problems:
         return ImportResult(None, problems)
-    catalogue = ProcedureCatalogue(
-        source=meta.get("source", ""), note=meta.get("note", ""), procedures=procedures
-    )
+    catalogue = ProcedureCatalogue(source=meta.get("source", ""), note=meta.get("note", ""), procedures=procedures)
     return ImportResult(catalogue, [])
 
 

@@ -38,8 +38,7 @@ class ReferenceRepository:
     async def save_units(self, data: UnitCatalogueData, by: str) -> None:
         await self.db["unit_catalogue"].replace_one(
             {"_id": "current"},
-            {"_id": "current", "data": data.model_dump(mode="json"), "updated_by": by,
-             "updated_at": datetime.now(UTC)},
+            {"_id": "current", "data": data.model_dump(mode="json"), "updated_by": by, "updated_at": datetime.now(UTC)},
             upsert=True,
         )
 
@@ -50,8 +49,12 @@ class ReferenceRepository:
     async def save_procedures(self, catalogue: ProcedureCatalogue, by: str) -> None:
         await self.db["procedure_catalogue"].replace_one(
             {"_id": "current"},
-            {"_id": "current", "data": catalogue.model_dump(mode="json"), "updated_by": by,
-             "updated_at": datetime.now(UTC)},
+            {
+                "_id": "current",
+                "data": catalogue.model_dump(mode="json"),
+                "updated_by": by,
+                "updated_at": datetime.now(UTC),
+            },
             upsert=True,
         )
 

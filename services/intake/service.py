@@ -71,8 +71,9 @@ class SystemClock:
 class DossierStore(Protocol):
     async def next_sequence(self, office_id: str, day: str) -> int: ...
     async def insert_with_events(self, dossier: dict[str, Any], events: list[Event]) -> None: ...
-    async def replace_with_events(self, dossier: dict[str, Any], expected_version: int,
-                                  events: list[Event]) -> bool: ...
+    async def replace_with_events(
+        self, dossier: dict[str, Any], expected_version: int, events: list[Event]
+    ) -> bool: ...
     async def get(self, dossier_id: str) -> dict[str, Any] | None: ...
     async def get_by_code(self, code: str) -> dict[str, Any] | None: ...
 
@@ -185,12 +186,20 @@ class IntakeService:
         for office in units.offices:
             weekdays = [2] if office.level.value == "province" else [1, 2]
             await self.reference_repo.save_model_days(
-                ModelDays(office_id=office.id, effective_from=datetime(2025, 7, 1).date(),
-                          no_writing_weekdays=weekdays, no_appointment_weekdays=weekdays)
+                ModelDays(
+                    office_id=office.id,
+                    effective_from=datetime(2025, 7, 1).date(),
+                    no_writing_weekdays=weekdays,
+                    no_appointment_weekdays=weekdays,
+                )
             )
         await self.reload_reference()
-        return {"units": len(units.units), "offices": len(units.offices), "counters": len(units.counters),
-                "procedures": len(catalogue)}
+        return {
+            "units": len(units.units),
+            "offices": len(units.offices),
+            "counters": len(units.counters),
+            "procedures": len(catalogue),
+        }
 
     async def seed_if_empty(self) -> bool:
         if await self.reference_repo.load_units() is None:
@@ -199,15 +208,19 @@ class IntakeService:
         return await self.reload_reference()
 
     # ---- due dates ----------------------------------------------------------------------
-    def _due(self, office: Office, procedure: Procedure, received_at: datetime, no_appointment: bool
-             ) -> tuple[datetime, datetime, dict[str, Any]]:
+    def _due(
+        self, office: Office, procedure: Procedure, received_at: datetime, no_appointment: bool
+    ) -> tuple[datetime, datetime, dict[str, Any]]:
         calendar = self.reference.calendar(office)
         try:
             start = calendar.next_working_moment(received_at)
             if no_appointment:
                 due = calendar.add_working_hours(received_at, NO_APPOINTMENT_HOURS)
-                basis: dict[str, Any] = {"value": NO_APPOINTMENT_HOURS, "unit": "working_hours",
-                                         "model": "no_appointment"}
+                basis: dict[str, Any] = {
+                    "value": NO_APPOINTMENT_HOURS,
+                    "unit": "working_hours",
+                    "model": "no_appointment",
+                }
             elif procedure.processing_time.unit is TimeUnit.WORKING_HOURS:
                 due = calendar.add_working_hours(received_at, float(procedure.processing_time.value))
                 basis = {"value": procedure.processing_time.value, "unit": "working_hours"}
@@ -235,9 +248,17 @@ class IntakeService:
             transfer = ref.calendar(office).transfer_deadline(at)
         except CalendarRangeError as exc:
             raise ReceptionError("calendar_out_of_range", str(exc)) from exc
-        return DuePreview(office_id=office.id, procedure_code=procedure.code, received_at=at, counting_from=start,
-                          due_at=due, processing_time=basis, no_appointment=na, no_writing_day=nw,
-                          transfer_deadline=transfer)
+        return DuePreview(
+            office_id=office.id,
+            procedure_code=procedure.code,
+            received_at=at,
+            counting_from=start,
+            due_at=due,
+            processing_time=basis,
+            no_appointment=na,
+            no_writing_day=nw,
+            transfer_deadline=transfer,
+        )
 
     # ---- reception ----------------------------------------------------------------------
     def _applicant_record(self, applicant: ApplicantInput) -> ApplicantRecord:
@@ -262,9 +283,18 @@ class IntakeService:
             s = given.get(c.id)
             if s is None:
                 continue
-            out.append(DossierComponent(component_id=c.id, name=c.name, kind=c.kind.value, count=s.count,
-                                        provided=s.provided and not s.problem, document_id=s.document_id,
-                                        digitised=s.document_id is not None, reused=s.document_id is not None))
+            out.append(
+                DossierComponent(
+                    component_id=c.id,
+                    name=c.name,
+                    kind=c.kind.value,
+                    count=s.count,
+                    provided=s.provided and not s.problem,
+                    document_id=s.document_id,
+                    digitised=s.document_id is not None,
+                    reused=s.document_id is not None,
+                )
+            )
         return out
 
     def lookup_url(self, code: str) -> str:
@@ -285,21 +315,44 @@ class IntakeService:
         if request.decision is Decision.RECEIVE:
             check_form_fields(procedure, request.form_data)
         plan = plan_reception(
-            procedure=procedure, decision=request.decision, submitted=request.components,
-            extra_missing=request.extra_missing, refusal_reason=request.refusal_reason,
-            model_days=ref.model_days_for(office.id, local_day), received_on=local_day,
-            no_writing=request.no_writing, slip_requested=request.print_slip,
+            procedure=procedure,
+            decision=request.decision,
+            submitted=request.components,
+            extra_missing=request.extra_missing,
+            refusal_reason=request.refusal_reason,
+            model_days=ref.model_days_for(office.id, local_day),
+            received_on=local_day,
+            no_writing=request.no_writing,
+            slip_requested=request.print_slip,
         )
-        actor = _actor(officer, Role.RECEPTION_OFFICER if officer and Role.RECEPTION_OFFICER in officer.roles
-                       else None)
-        dossier = self._new_dossier(office, procedure, request.channel, request.applicant, request.components,
-                                    request.form_data, unit_path, now, request.return_channel)
-        return await self._apply_plan(dossier, plan, office, procedure, actor, now, request.no_writing,
-                                      request.refusal_reason)
+        actor = _actor(officer, Role.RECEPTION_OFFICER if officer and Role.RECEPTION_OFFICER in officer.roles else None)
+        dossier = self._new_dossier(
+            office,
+            procedure,
+            request.channel,
+            request.applicant,
+            request.components,
+            request.form_data,
+            unit_path,
+            now,
+            request.return_channel,
+        )
+        return await self._apply_plan(
+            dossier, plan, office, procedure, actor, now, request.no_writing, request.refusal_reason
+        )
 
-    def _new_dossier(self, office: Office, procedure: Procedure, channel: Channel, applicant: ApplicantInput,
-                     components: list[SubmittedComponent], form_data: dict[str, Any], unit_path: list[str],
-                     now: datetime, return_channel: str) -> Dossier:
+    def _new_dossier(
+        self,
+        office: Office,
+        procedure: Procedure,
+        channel: Channel,
+        applicant: ApplicantInput,
+        components: list[SubmittedComponent],
+        form_data: dict[str, Any],
+        unit_path: list[str],
+        now: datetime,
+        return_channel: str,
+    ) -> Dossier:
         dossier_id = uuid.uuid4().hex
         return Dossier(
             id=dossier_id,
@@ -323,9 +376,19 @@ class IntakeService:
             created_at=now,
         )
 
-    async def _apply_plan(self, dossier: Dossier, plan: ReceptionPlan, office: Office, procedure: Procedure,
-                          actor: ActorRef, now: datetime, no_writing: NoWritingInput | None,
-                          refusal_reason: str | None, *, existing_version: int | None = None) -> Dossier:
+    async def _apply_plan(
+        self,
+        dossier: Dossier,
+        plan: ReceptionPlan,
+        office: Office,
+        procedure: Procedure,
+        actor: ActorRef,
+        now: datetime,
+        no_writing: NoWritingInput | None,
+        refusal_reason: str | None,
+        *,
+        existing_version: int | None = None,
+    ) -> Dossier:
         previous = dossier.status if existing_version is not None else None
         dossier.missing = [MissingRecord(name=m.name, reason=m.reason) for m in plan.missing]
         dossier.received_by = actor
@@ -343,25 +406,36 @@ class IntakeService:
             dossier.no_appointment = plan.no_appointment
             dossier.transfer_deadline = self.reference.calendar(office).transfer_deadline(now)
             if plan.no_writing and no_writing is not None:
-                dossier.no_writing = NoWritingRecord(filled_by=actor,
-                                                     applicant_confirmation=no_writing.applicant_confirmation)
+                dossier.no_writing = NoWritingRecord(
+                    filled_by=actor, applicant_confirmation=no_writing.applicant_confirmation
+                )
             events.append(self._received_event(dossier))
         else:
             dossier.status = DossierStatus.NOT_RECEIVED
             dossier.refusal_reason = refusal_reason if plan.decision is Decision.REFUSE else None
-        dossier.history.append(StatusChange(
-            at=now, from_status=previous, to_status=dossier.status, actor=actor.subject, role=actor.role,
-            unit_code=actor.unit_code,
-            note={Decision.RECEIVE: "Tiếp nhận hồ sơ", Decision.SUPPLEMENT: "Yêu cầu bổ sung, hoàn thiện hồ sơ",
-                  Decision.REFUSE: f"Từ chối tiếp nhận: {refusal_reason or ''}"}[plan.decision],
-        ))
+        dossier.history.append(
+            StatusChange(
+                at=now,
+                from_status=previous,
+                to_status=dossier.status,
+                actor=actor.subject,
+                role=actor.role,
+                unit_code=actor.unit_code,
+                note={
+                    Decision.RECEIVE: "Tiếp nhận hồ sơ",
+                    Decision.SUPPLEMENT: "Yêu cầu bổ sung, hoàn thiện hồ sơ",
+                    Decision.REFUSE: f"Từ chối tiếp nhận: {refusal_reason or ''}",
+                }[plan.decision],
+            )
+        )
         if existing_version is None:
             await self.dossiers.insert_with_events(dossier.to_document(), events)
         else:
             dossier.version = existing_version + 1
             if not await self.dossiers.replace_with_events(dossier.to_document(), existing_version, events):
-                raise Conflict("The dossier was changed by someone else; reload it and try again",
-                               code="concurrent_update")
+                raise Conflict(
+                    "The dossier was changed by someone else; reload it and try again", code="concurrent_update"
+                )
         self.on_commit()
         log.info("dossier %s %s at %s", dossier.code or dossier.reference, dossier.status.value, office.id)
         return dossier
@@ -378,8 +452,9 @@ class IntakeService:
                 procedure_name=dossier.procedure_name,
                 office_id=dossier.office_id,
                 channel=dossier.channel.value,
-                applicant=ApplicantContact(name=dossier.applicant.name, email=dossier.applicant.email,
-                                           phone=dossier.applicant.phone),
+                applicant=ApplicantContact(
+                    name=dossier.applicant.name, email=dossier.applicant.email, phone=dossier.applicant.phone
+                ),
                 fees_due=[FeeDue.model_validate(f) for f in dossier.fees_due],
                 received_at=dossier.received_at,
                 due_at=dossier.due_at,
@@ -397,12 +472,28 @@ class IntakeService:
         check_office_serves(office, procedure, ref.fields_served(office.id))
         check_channel(procedure, Channel.ONLINE)
         now = self.clock.now()
-        dossier = self._new_dossier(office, procedure, Channel.ONLINE, request.applicant, request.components,
-                                    request.form_data, ref.unit_path(office.unit_code), now,
-                                    request.return_channel)
+        dossier = self._new_dossier(
+            office,
+            procedure,
+            Channel.ONLINE,
+            request.applicant,
+            request.components,
+            request.form_data,
+            ref.unit_path(office.unit_code),
+            now,
+            request.return_channel,
+        )
         dossier.registered_at = now
-        dossier.history.append(StatusChange(at=now, from_status=None, to_status=DossierStatus.REGISTERED,
-                                            actor="public", role="public", note="Nộp hồ sơ trực tuyến"))
+        dossier.history.append(
+            StatusChange(
+                at=now,
+                from_status=None,
+                to_status=DossierStatus.REGISTERED,
+                actor="public",
+                role="public",
+                note="Nộp hồ sơ trực tuyến",
+            )
+        )
         await self.dossiers.insert_with_events(dossier.to_document(), [])
         return dossier
 
@@ -418,11 +509,16 @@ class IntakeService:
         ref = self.reference
         office = ref.office(dossier.office_id)
         procedure = ref.procedure(dossier.procedure_code)
-        submitted = request.components if request.components is not None else [
-            SubmittedComponent(component_id=c.component_id, provided=c.provided, count=c.count,
-                               document_id=c.document_id)
-            for c in dossier.components
-        ]
+        submitted = (
+            request.components
+            if request.components is not None
+            else [
+                SubmittedComponent(
+                    component_id=c.component_id, provided=c.provided, count=c.count, document_id=c.document_id
+                )
+                for c in dossier.components
+            ]
+        )
         if request.components is not None:
             dossier.components = self._components(procedure, submitted)
         now = self.clock.now()
@@ -430,13 +526,27 @@ class IntakeService:
         if request.decision is Decision.RECEIVE:
             check_form_fields(procedure, dossier.form_data)
         plan = plan_reception(
-            procedure=procedure, decision=request.decision, submitted=submitted,
-            extra_missing=request.extra_missing, refusal_reason=request.refusal_reason,
-            model_days=ref.model_days_for(office.id, local_day), received_on=local_day, no_writing=None,
+            procedure=procedure,
+            decision=request.decision,
+            submitted=submitted,
+            extra_missing=request.extra_missing,
+            refusal_reason=request.refusal_reason,
+            model_days=ref.model_days_for(office.id, local_day),
+            received_on=local_day,
+            no_writing=None,
             slip_requested=False,
         )
-        return await self._apply_plan(dossier, plan, office, procedure, _actor(officer, Role.RECEPTION_OFFICER),
-                                      now, None, request.refusal_reason, existing_version=doc["version"])
+        return await self._apply_plan(
+            dossier,
+            plan,
+            office,
+            procedure,
+            _actor(officer, Role.RECEPTION_OFFICER),
+            now,
+            None,
+            request.refusal_reason,
+            existing_version=doc["version"],
+        )
 
     # ---- reads --------------------------------------------------------------------------
     async def get(self, dossier_id: str, principal: Principal) -> Dossier:
@@ -460,7 +570,9 @@ def public_view(dossier: Dossier) -> dict[str, Any]:
     """What a dossier page shows, with personal data masked."""
     data = dossier.model_dump(mode="json", exclude={"form_data"})
     data["applicant"] = {
-        "kind": dossier.applicant.kind, "name": dossier.applicant.name, "id_masked": dossier.applicant.id_masked,
+        "kind": dossier.applicant.kind,
+        "name": dossier.applicant.name,
+        "id_masked": dossier.applicant.id_masked,
     }
     data["status_label"] = STATUS_LABELS_VI[dossier.status]
     return data
@@ -485,8 +597,9 @@ class SlipStore(Protocol):
     async def put_slip(self, key: str, dossier_id: str, form: str, pdf: bytes) -> None: ...
 
 
-async def render_slip(service: IntakeService, store: SlipStore, dossier_id: str, form: str,
-                      principal: Principal) -> bytes:
+async def render_slip(
+    service: IntakeService, store: SlipStore, dossier_id: str, form: str, principal: Principal
+) -> bytes:
     """Circular-01 forms 01/02/03 as PDF, generated on first request and stored."""
     from services.intake import slips
 
@@ -499,8 +612,12 @@ async def render_slip(service: IntakeService, store: SlipStore, dossier_id: str,
     office = ref.office(dossier.office_id)
     unit_name = ref.tree.get(office.unit_code).name
     slip_office = slips.SlipOffice(name=office.name, unit_name=f"UBND {unit_name}")
-    applicant = slips.SlipApplicant(name=dossier.applicant.name, id_number_masked=dossier.applicant.id_masked or None,
-                                    phone=dossier.applicant.phone, address=dossier.applicant.address or None)
+    applicant = slips.SlipApplicant(
+        name=dossier.applicant.name,
+        id_number_masked=dossier.applicant.id_masked or None,
+        phone=dossier.applicant.phone,
+        address=dossier.applicant.address or None,
+    )
     officer = (dossier.received_by.name if dossier.received_by else "") or "Cán bộ tiếp nhận"
     issued = dossier.history[-1].at if dossier.history else service.clock.now()
     pdf: bytes
@@ -508,36 +625,63 @@ async def render_slip(service: IntakeService, store: SlipStore, dossier_id: str,
         if dossier.status is DossierStatus.NOT_RECEIVED or not dossier.code or not dossier.due_at:
             raise Conflict("Only a received dossier has a receipt slip (form 01)", code="slip_not_applicable")
         fee_total = sum(int(str(f["amount"])) for f in dossier.fees_due)
-        pdf = slips.render_receipt_slip(slips.ReceiptSlipData(
-            office=slip_office, dossier_code=dossier.code, lookup_base_url=f"{service.public_base_url}/tra-cuu",
-            applicant=applicant, procedure_name=dossier.procedure_name,
-            components=[slips.SlipComponent(name=c.name, kind=c.kind if c.kind in ("original", "copy",
-                        "certified_copy") else "original", count=c.count) for c in dossier.components if c.provided]
-            or [slips.SlipComponent(name="Hồ sơ theo quy định", kind="original", count=1)],
-            processing_time=_processing_text(dossier.processing_time),
-            received_at=dossier.received_at or issued, due_at=dossier.due_at,
-            return_channel="postal" if dossier.return_channel == "postal" else "counter",
-            officer_name=officer, no_writing_day=dossier.no_writing is not None,
-            form_filled_by=dossier.no_writing.filled_by.name if dossier.no_writing else None,
-            fee_note=f"{fee_total:,} đồng".replace(",", ".") if fee_total else None,
-        ))
+        pdf = slips.render_receipt_slip(
+            slips.ReceiptSlipData(
+                office=slip_office,
+                dossier_code=dossier.code,
+                lookup_base_url=f"{service.public_base_url}/tra-cuu",
+                applicant=applicant,
+                procedure_name=dossier.procedure_name,
+                components=[
+                    slips.SlipComponent(
+                        name=c.name,
+                        kind=c.kind if c.kind in ("original", "copy", "certified_copy") else "original",
+                        count=c.count,
+                    )
+                    for c in dossier.components
+                    if c.provided
+                ]
+                or [slips.SlipComponent(name="Hồ sơ theo quy định", kind="original", count=1)],
+                processing_time=_processing_text(dossier.processing_time),
+                received_at=dossier.received_at or issued,
+                due_at=dossier.due_at,
+                return_channel="postal" if dossier.return_channel == "postal" else "counter",
+                officer_name=officer,
+                no_writing_day=dossier.no_writing is not None,
+                form_filled_by=dossier.no_writing.filled_by.name if dossier.no_writing else None,
+                fee_note=f"{fee_total:,} đồng".replace(",", ".") if fee_total else None,
+            )
+        )
     elif form == SlipKind.SUPPLEMENT:
         if not dossier.missing or dossier.refusal_reason:
             raise Conflict("This dossier has no supplement request (form 02)", code="slip_not_applicable")
-        pdf = slips.render_supplement_slip(slips.SupplementSlipData(
-            office=slip_office, dossier_code=dossier.code, reception_ref=None if dossier.code else dossier.reference,
-            applicant=applicant, procedure_name=dossier.procedure_name,
-            missing=[slips.MissingItem(name=m.name, reason=m.reason) for m in dossier.missing],
-            officer_name=officer, issued_at=issued,
-        ))
+        pdf = slips.render_supplement_slip(
+            slips.SupplementSlipData(
+                office=slip_office,
+                dossier_code=dossier.code,
+                reception_ref=None if dossier.code else dossier.reference,
+                applicant=applicant,
+                procedure_name=dossier.procedure_name,
+                missing=[slips.MissingItem(name=m.name, reason=m.reason) for m in dossier.missing],
+                officer_name=officer,
+                issued_at=issued,
+            )
+        )
     elif form == SlipKind.REFUSAL:
         if not dossier.refusal_reason:
             raise Conflict("This dossier was not refused (form 03)", code="slip_not_applicable")
-        pdf = slips.render_refusal_slip(slips.RefusalSlipData(
-            office=slip_office, dossier_code=dossier.code, reception_ref=None if dossier.code else dossier.reference,
-            applicant=applicant, procedure_name=dossier.procedure_name, reason=dossier.refusal_reason,
-            officer_name=officer, issued_at=issued,
-        ))
+        pdf = slips.render_refusal_slip(
+            slips.RefusalSlipData(
+                office=slip_office,
+                dossier_code=dossier.code,
+                reception_ref=None if dossier.code else dossier.reference,
+                applicant=applicant,
+                procedure_name=dossier.procedure_name,
+                reason=dossier.refusal_reason,
+                officer_name=officer,
+                issued_at=issued,
+            )
+        )
     else:
         raise NotFound(f"Unknown form {form!r}; use 01, 02 or 03", code="unknown_form")
     await store.put_slip(key, dossier.id, form, pdf)

@@ -327,9 +327,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         ),
         "motto_2": derive("motto_2", fontName=FONT_BOLD, fontSize=8, leading=10, alignment=TA_CENTER),
         "date": derive("date", fontSize=7.5, leading=10, alignment=TA_CENTER, spaceBefore=3),
-        "title": derive(
-            "title", fontName=FONT_BOLD, fontSize=11, leading=14, alignment=TA_CENTER, spaceBefore=8
-        ),
+        "title": derive("title", fontName=FONT_BOLD, fontSize=11, leading=14, alignment=TA_CENTER, spaceBefore=8),
         "code": derive("code", fontName=FONT_BOLD, fontSize=9.5, leading=12, alignment=TA_CENTER),
         "cell": derive("cell", fontSize=8, leading=10, alignment=TA_LEFT),
         "cell_c": derive("cell_c", fontSize=8, leading=10, alignment=TA_CENTER),
@@ -654,10 +652,7 @@ def render_receipt_slip(data: ReceiptSlipData) -> bytes:
         filler = data.form_filled_by or data.officer_name
         story.append(Spacer(1, 3))
         story.append(
-            _boxed(
-                "<b>Ngày không viết</b> - Cán bộ điền hộ biểu mẫu: "
-                f"<b>{_t(filler)}</b>. Công dân ký/điểm chỉ."
-            )
+            _boxed(f"<b>Ngày không viết</b> - Cán bộ điền hộ biểu mẫu: <b>{_t(filler)}</b>. Công dân ký/điểm chỉ.")
         )
         applicant_note = "(Công dân ký/điểm chỉ)"
 
@@ -667,9 +662,7 @@ def render_receipt_slip(data: ReceiptSlipData) -> bytes:
             _signature("NGƯỜI TIẾP NHẬN HỒ SƠ", "(Ký và ghi rõ họ tên)", data.officer_name),
         )
     )
-    return _render(
-        story, title=title, form_no="01", office=data.office, reference=reference, qr_payload=payload
-    )
+    return _render(story, title=title, form_no="01", office=data.office, reference=reference, qr_payload=payload)
 
 
 def render_supplement_slip(data: SupplementSlipData) -> bytes:
@@ -713,8 +706,7 @@ def render_supplement_slip(data: SupplementSlipData) -> bytes:
     contact = f"{_t(data.officer_name)}" + (f", số điện thoại {_t(phone)}" if phone else "")
     story.append(
         Paragraph(
-            "Trong quá trình hoàn thiện hồ sơ, nếu có vướng mắc, Ông/Bà liên hệ với "
-            f"{contact} để được hướng dẫn./.",
+            f"Trong quá trình hoàn thiện hồ sơ, nếu có vướng mắc, Ông/Bà liên hệ với {contact} để được hướng dẫn./.",
             st["item"],
         )
     )
@@ -752,9 +744,7 @@ def render_refusal_slip(data: RefusalSlipData) -> bytes:
         if para.strip():
             story.append(Paragraph(escape(para.strip()), st["indent"]))
     story.append(Paragraph("Xin thông báo để Ông/Bà được biết và thực hiện./.", st["item"]))
-    story.append(
-        _signatures(None, _signature("NGƯỜI TIẾP NHẬN HỒ SƠ", "(Ký và ghi rõ họ tên)", data.officer_name))
-    )
+    story.append(_signatures(None, _signature("NGƯỜI TIẾP NHẬN HỒ SƠ", "(Ký và ghi rõ họ tên)", data.officer_name)))
     return _render(
         story,
         title=title,

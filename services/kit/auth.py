@@ -93,8 +93,13 @@ class TokenVerifier:
         unit = claims.get("unit_code")
         if not unit:
             raise Unauthorized("Token has no unit_code claim", code="invalid_token")
-        return Principal(subject=str(claims["sub"]), name=str(claims.get("name", "")), roles=roles,
-                         unit_code=str(unit), office_id=claims.get("office_id"))
+        return Principal(
+            subject=str(claims["sub"]),
+            name=str(claims.get("name", "")),
+            roles=roles,
+            unit_code=str(unit),
+            office_id=claims.get("office_id"),
+        )
 
 
 def mint_dev_token(
@@ -110,8 +115,12 @@ def mint_dev_token(
     """A dev/test token signed with the local secret (`motcua token …`, the dev login)."""
     now = int(time.time())
     claims: dict[str, Any] = {
-        "sub": subject, "name": name or subject, "roles": [str(Role(r)) for r in roles],
-        "unit_code": unit_code, "iat": now, "exp": now + ttl_s,
+        "sub": subject,
+        "name": name or subject,
+        "roles": [str(Role(r)) for r in roles],
+        "unit_code": unit_code,
+        "iat": now,
+        "exp": now + ttl_s,
     }
     if office_id:
         claims["office_id"] = office_id

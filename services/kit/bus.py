@@ -61,7 +61,7 @@ def dead_letter_subject(durable: str, subject: str) -> str:
     return f"deadletter.{durable}.{subject}"
 
 
-class DeadLetterMiddleware(BaseMiddleware):  # type: ignore[type-arg]
+class DeadLetterMiddleware(BaseMiddleware):
     """Redeliver failures with back-off; after the last attempt, dead-letter with the error."""
 
     max_deliver = 6
@@ -80,14 +80,17 @@ class DeadLetterMiddleware(BaseMiddleware):  # type: ignore[type-arg]
             if delivered >= self.max_deliver:
                 await self._dead_letter(raw, consumer, exc, delivered)
                 await msg.ack()
-                log.error(
-                    "dead-lettered %s from %s after %d attempts: %s", raw.subject, consumer, delivered, exc
-                )
+                log.error("dead-lettered %s from %s after %d attempts: %s", raw.subject, consumer, delivered, exc)
                 return None
             delay = self.backoff_s[min(delivered - 1, len(self.backoff_s) - 1)]
             log.warning(
                 "handler failed (%s attempt %d/%d), retry in %.1fs: %s: %s",
-                raw.subject, delivered, self.max_deliver, delay, type(exc).__name__, exc,
+                raw.subject,
+                delivered,
+                self.max_deliver,
+                delay,
+                type(exc).__name__,
+                exc,
             )
             await msg.nack(delay=delay)
             return None
@@ -106,9 +109,7 @@ class DeadLetterMiddleware(BaseMiddleware):  # type: ignore[type-arg]
             }
         )
         js = raw._client.jetstream()
-        await js.publish(
-            dead_letter_subject(consumer, raw.subject), raw.data, headers=headers, stream=DEAD_LETTER.name
-        )
+        await js.publish(dead_letter_subject(consumer, raw.subject), raw.data, headers=headers, stream=DEAD_LETTER.name)
 
 
 def make_broker(
@@ -129,17 +130,23 @@ def make_broker(
     return NatsBroker(
         servers,
         name=f"motcua-{service}",
-        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider), dead_letters],
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider), dead_letters],  # type: ignore[list-item]
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         connect_timeout=3,
         graceful_timeout=5.0,
         logger=logging.getLogger(f"motcua.{service}.bus"),
     )
 
 
-def durable_subscriber(router: NatsRouter | NatsBroker, spec: ConsumerSpec, *, subject: str | None = None,
-                       description: str | None = None, max_deliver: int = 6) -> Any:
+def durable_subscriber(
+    router: NatsRouter | NatsBroker,
+    spec: ConsumerSpec,
+    *,
+    subject: str | None = None,
+    description: str | None = None,
+    max_deliver: int = 6,
+) -> Any:
     """A durable pull consumer with explicit acks and bounded redelivery.
 
     The broker's DeadLetterMiddleware dead-letters at `max_deliver` (configured per service);
@@ -173,4 +180,15 @@ class BrokerPublisher(Publisher):
             headers={**headers, "content-type": "application/json"},
             stream=stream,
             timeout=5.0,
+        )
+
+
+def document_publishers(broker: NatsBroker, events: list[type[Any]]) -> None:
+    """Declare the events a service publishes (through its outbox) so AsyncAPI lists them."""
+    for event in events:
+        broker.publisher(
+            event.subject,
+            schema=event,
+            title=f"{event.subject}:{event.__name__}",
+            description=(event.__doc__ or "").strip().splitlines()[0] if event.__doc__ else None,
         )

@@ -32,8 +32,9 @@ def _describe_validation(errors: list[Any]) -> list[dict[str, Any]]:
     described = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        described.append({"field": ".".join(loc) or "body", "problem": err.get("msg", "invalid"),
-                          "type": err.get("type")})
+        described.append(
+            {"field": ".".join(loc) or "body", "problem": err.get("msg", "invalid"), "type": err.get("type")}
+        )
     return described
 
 
@@ -46,17 +47,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = _describe_validation(list(exc.errors()))
         fields = ", ".join(d["field"] + ": " + d["problem"] for d in details[:5])
-        return JSONResponse(
-            error_body("validation_error", f"Invalid request: {fields}", details), status_code=422
-        )
+        return JSONResponse(error_body("validation_error", f"Invalid request: {fields}", details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -56,7 +56,7 @@ async def in_transaction(
             async with transaction(client) as session:
                 return await work(session)
         except (OperationFailure, ConnectionFailure) as exc:
-            labels = getattr(exc, "_error_labels", set()) or set()
+            labels: set[str] = getattr(exc, "_error_labels", set()) or set()
             if "TransientTransactionError" not in labels and "UnknownTransactionCommitResult" not in labels:
                 raise
             last = exc

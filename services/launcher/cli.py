@@ -1,8 +1,8 @@
 """The `motcua` command.
 
-    motcua up [--data-dir var] [--random-ports]   start everything, Ctrl-C stops it
-    motcua deadletters list|replay [--all | SEQ…]  see and replay dead letters
-    motcua docs [--out docs/asyncapi]              write every service's AsyncAPI document
+motcua up [--data-dir var] [--random-ports]   start everything, Ctrl-C stops it
+motcua deadletters list|replay [--all | SEQ…]  see and replay dead letters
+motcua docs [--out docs/asyncapi]              write every service's AsyncAPI document
 """
 
 from __future__ import annotations
@@ -43,13 +43,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         ep = stack.start_servers()
         stack.start_services()
-        print("\nMột Cửa is running (data in %s, started in %.1fs):" % (data_dir, time.monotonic() - t0))
+        print(f"\nMột Cửa is running (data in {data_dir}, started in {time.monotonic() - t0:.1f}s):")
         print(f"  {'NATS':10} {ep.nats_url}")
         print(f"  {'MongoDB':10} {ep.mongo_url}")
         print(f"  {'S3':10} http://{ep.s3_endpoint}")
         print(f"  {'SMTP':10} {ep.smtp_url}   (dev mailbox API {ep.dev_mailbox_url})")
         for name, svc in stack.running.items():
-            print(f"  {name:10} {svc.url}   (API docs {svc.url}/docs)" if name != "portal" else f"  {name:10} {svc.url}")
+            print(
+                f"  {name:10} {svc.url}   (API docs {svc.url}/docs)" if name != "portal" else f"  {name:10} {svc.url}"
+            )
         print("Press Ctrl-C to stop.\n", flush=True)
         while True:
             time.sleep(1)
@@ -74,7 +76,9 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         if not items:
             print("no dead letters")
         for item in items:
-            print(f"#{item.seq}  {item.at}  {item.consumer}  {item.subject}  attempts={item.attempts}\n    {item.error}")
+            print(
+                f"#{item.seq}  {item.at}  {item.consumer}  {item.subject}  attempts={item.attempts}\n    {item.error}"
+            )
         return 0
     seqs = None if args.all else [int(s) for s in args.seq]
     if seqs is not None and not seqs:
@@ -103,6 +107,81 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(data_dir: str | None) -> dict[str, Any]:
+    import json
+
+    path = Path(data_dir or os.environ.get("MOTCUA_DATA_DIR", "var")) / "run" / "stack.json"
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
+
+
+def _dev_secret(data_dir: str | None) -> str:
+    secret = os.environ.get("MOTCUA_AUTH_DEV_SECRET")
+    if secret:
+        return secret
+    path = Path(data_dir or os.environ.get("MOTCUA_DATA_DIR", "var")) / "secrets" / "auth-dev-secret"
+    if not path.exists():
+        raise SystemExit("no dev secret: start the stack with `motcua up` first or set MOTCUA_AUTH_DEV_SECRET")
+    return path.read_text().strip()
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from services.kit.auth import mint_dev_token
+
+    print(
+        mint_dev_token(
+            _dev_secret(args.data_dir),
+            subject=args.subject or f"cli-{args.role}",
+            roles=[args.role],
+            unit_code=args.unit,
+            name=args.name,
+            office_id=args.office,
+            ttl_s=args.ttl,
+        )
+    )
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Load units and procedures into intake through its admin API (a province administrator)."""
+    import httpx
+
+    from services.kit.auth import Role, mint_dev_token
+
+    intake = args.intake_url or _state(args.data_dir).get("services", {}).get("intake", {}).get("url")
+    intake = intake or os.environ.get("MOTCUA_INTAKE_URL", "http://127.0.0.1:8001")
+    token = mint_dev_token(
+        _dev_secret(args.data_dir),
+        subject="motcua-seed",
+        roles=[Role.PROVINCE_ADMIN],
+        unit_code=args.province,
+        name="motcua seed",
+        ttl_s=600,
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=intake, headers=headers, timeout=60) as client:
+        if not args.units and not args.procedures:
+            r = client.post("/admin/seed-sample")
+            print(r.status_code, r.text)
+            return 0 if r.status_code == 200 else 1
+        status = 0
+        if args.units:
+            r = client.put(
+                "/admin/units", content=Path(args.units).read_bytes(), headers={"Content-Type": "application/json"}
+            )
+            print("units:", r.status_code, r.text)
+            status |= r.status_code != 200
+        if args.procedures:
+            path = Path(args.procedures)
+            r = client.put("/admin/procedures", files={"file": (path.name, path.read_bytes())})
+            print("procedures:", r.status_code, r.text)
+            status |= r.status_code != 200
+        return int(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="motcua", description="Một Cửa launcher and tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +199,22 @@ def main(argv: list[str] | None = None) -> int:
     docs = sub.add_parser("docs", help="write the AsyncAPI documents")
     docs.add_argument("--out", default="docs/asyncapi")
     docs.set_defaults(func=cmd_docs)
+    tok = sub.add_parser("token", help="mint a dev token (dev secret) for scripts and curl")
+    tok.add_argument("--role", required=True)
+    tok.add_argument("--unit", required=True, help="administrative unit code, e.g. 91 or 30307")
+    tok.add_argument("--name", default="Cán bộ Thử nghiệm")
+    tok.add_argument("--subject", default=None)
+    tok.add_argument("--office", default=None)
+    tok.add_argument("--ttl", type=int, default=8 * 3600)
+    tok.add_argument("--data-dir", default=None)
+    tok.set_defaults(func=cmd_token)
+    seed = sub.add_parser("seed", help="load units and procedures into intake (default: the An Giang sample)")
+    seed.add_argument("--units", default=None, help="unit data file (JSON)")
+    seed.add_argument("--procedures", default=None, help="procedure catalogue (.json or .xlsx)")
+    seed.add_argument("--province", default="91")
+    seed.add_argument("--intake-url", default=None)
+    seed.add_argument("--data-dir", default=None)
+    seed.set_defaults(func=cmd_seed)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -74,7 +74,8 @@ async def replay_dead_letters(nats_url: str, seqs: list[int] | None) -> int:
             if seqs is not None and item.seq not in seqs:
                 continue
             headers = {
-                k: v for k, v in item.headers.items()
+                k: v
+                for k, v in item.headers.items()
                 if not k.startswith(("Motcua-Dlq-", "Nats-Expected-", "Nats-Msg-Id"))
             }
             headers["Motcua-Replayed-From"] = str(item.seq)

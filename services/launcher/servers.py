@@ -88,8 +88,17 @@ def mongo_process(data_dir: Path, *, port: int | None = None) -> tuple[ManagedPr
 
     proc = ManagedProcess(
         "mongo",
-        [venv_bin("secantusd-py"), "--host", HOST, "--port", str(port), "--storage-path", str(store),
-         "--log-level", "WARNING"],
+        [
+            venv_bin("secantusd-py"),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--storage-path",
+            str(store),
+            "--log-level",
+            "WARNING",
+        ],
         log_path=data_dir / "logs" / "mongo.log",
         ready=ready,
     )
@@ -105,21 +114,34 @@ def _ports_with_grpc(n: int) -> list[int]:
             return usable[:n]
 
 
-def s3_process(data_dir: Path, access_key: str, secret_key: str, *, port: int | None = None
-               ) -> tuple[ManagedProcess, str]:
+def s3_process(
+    data_dir: Path, access_key: str, secret_key: str, *, port: int | None = None
+) -> tuple[ManagedProcess, str]:
     s3_port = port or free_port()
     master, filer, volume, admin = _ports_with_grpc(4)
     grpc = free_ports(5)
     store = data_dir / "s3"
     store.mkdir(parents=True, exist_ok=True)
     argv = [
-        venv_bin("weed"), "mini", f"-dir={store}", f"-ip={HOST}", f"-ip.bind={HOST}",
-        f"-s3.port={s3_port}", f"-s3.port.grpc={grpc[0]}",
-        f"-master.port={master}", f"-master.port.grpc={grpc[1]}",
-        f"-filer.port={filer}", f"-filer.port.grpc={grpc[2]}",
-        f"-volume.port={volume}", f"-volume.port.grpc={grpc[3]}",
-        f"-admin.port={admin}", f"-admin.port.grpc={grpc[4]}", "-admin.ui=false",
-        "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        venv_bin("weed"),
+        "mini",
+        f"-dir={store}",
+        f"-ip={HOST}",
+        f"-ip.bind={HOST}",
+        f"-s3.port={s3_port}",
+        f"-s3.port.grpc={grpc[0]}",
+        f"-master.port={master}",
+        f"-master.port.grpc={grpc[1]}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={grpc[2]}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={grpc[3]}",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={grpc[4]}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     endpoint = f"{HOST}:{s3_port}"
 
@@ -147,8 +169,17 @@ def smtp_process(data_dir: Path) -> tuple[ManagedProcess, str, str]:
     (data_dir / "mail").mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
         "smtp",
-        [sys.executable, "-m", "services.launcher.devmail", "--smtp-port", str(smtp_port),
-         "--http-port", str(http_port), "--store", str(data_dir / "mail" / "messages.jsonl")],
+        [
+            sys.executable,
+            "-m",
+            "services.launcher.devmail",
+            "--smtp-port",
+            str(smtp_port),
+            "--http-port",
+            str(http_port),
+            "--store",
+            str(data_dir / "mail" / "messages.jsonl"),
+        ],
         log_path=data_dir / "logs" / "smtp.log",
         ready=lambda: port_open(HOST, smtp_port) and _http_ok(f"http://{HOST}:{http_port}/healthz"),
     )

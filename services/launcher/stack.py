@@ -6,6 +6,7 @@ system the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ class Stack:
     random_ports: bool = False
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
+    external: Endpoints | None = None  # reuse servers someone else started (tests)
     servers: list[ManagedProcess] = field(default_factory=list)
     running: dict[str, SupervisedService] = field(default_factory=dict)
     endpoints: Endpoints = field(default_factory=Endpoints)
@@ -60,6 +62,9 @@ class Stack:
         """Start what is not configured externally, in dependency order, and wait for each."""
         env = os.environ
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.external is not None:
+            self.endpoints = self.external
+            return self.external
         ep = Endpoints()
         ep.nats_url = env.get("MOTCUA_NATS_URL", "")
         ep.mongo_url = env.get("MOTCUA_MONGO_URL", "")
@@ -125,11 +130,15 @@ class Stack:
             **urls,
             "MOTCUA_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
-            "MOTCUA_AUTH_DEV_SECRET": os.environ.get("MOTCUA_AUTH_DEV_SECRET") or self._dev_secret("auth-dev-secret"),
             **self.extra_env,
         }
         if portal:
             env.setdefault("MOTCUA_PUBLIC_BASE_URL", portal.url)
+        if "MOTCUA_AUTH_JWKS_URL" not in os.environ and "MOTCUA_AUTH_DEV_SECRET" not in env:
+            # dev: a local signing secret kept under the data directory (`motcua token` uses it)
+            env["MOTCUA_AUTH_DEV_SECRET"] = os.environ.get("MOTCUA_AUTH_DEV_SECRET") or self._dev_secret(
+                "auth-dev-secret"
+            )
         return env
 
     def start_services(self, wait: float = 60.0) -> None:
@@ -143,7 +152,7 @@ class Stack:
                 [sys.executable, "-m", f"services.{svc.name}"],
                 env={**env, "MOTCUA_SERVICE_NAME": svc.name, "MOTCUA_PORT": str(svc.port)},
                 log_path=self.data_dir / "logs" / f"{svc.name}.log",
-                ready=lambda u=svc.url: _http_ok(f"{u}/readyz"),
+                ready=functools.partial(_http_ok, f"{svc.url}/readyz"),
             )
             svc.process.start()
             svc.started_at = time.monotonic()

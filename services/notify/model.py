@@ -45,7 +45,7 @@ def dossier_received_email(event_id: str, payload: DossierReceivedPayload, sende
     lines = [
         f"Kính gửi Ông/Bà {payload.applicant.name},",
         "",
-        f"Hồ sơ \"{payload.procedure_name}\" của Ông/Bà đã được tiếp nhận.",
+        f'Hồ sơ "{payload.procedure_name}" của Ông/Bà đã được tiếp nhận.',
         f"Mã hồ sơ: {payload.dossier_code}",
         f"Thời điểm tiếp nhận: {format_vn_moment(payload.received_at)}",
     ]

@@ -34,8 +34,7 @@ class DeliveryRepository:
     async def set_status(self, key: str, status: DeliveryStatus, **fields: Any) -> None:
         await self.deliveries.update_one(
             {"key": key},
-            {"$set": {"status": status.value, "updated_at": datetime.now(UTC), **fields},
-             "$inc": {"attempts": 1}},
+            {"$set": {"status": status.value, "updated_at": datetime.now(UTC), **fields}, "$inc": {"attempts": 1}},
         )
 
     async def find(self, query: dict[str, Any], limit: int = 100) -> list[Document]:

@@ -15,7 +15,8 @@ log = logging.getLogger("motcua.notify")
 
 
 class Mailer(Protocol):
-    sender_domain: str
+    @property
+    def sender_domain(self) -> str: ...
 
     async def send(self, mail: OutgoingEmail) -> None: ...
 

@@ -48,6 +48,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     install_health(app, "portal", {"self": always})
     app.state.clients = clients
     app.state.dev_mode = settings.dev_mode
+    app.state.dev_secret = settings.auth_dev_secret.get_secret_value() if settings.dev_mode else ""
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(router)
     instrument(app)

@@ -28,8 +28,11 @@ class ServiceClients:
         results = await asyncio.gather(*(one(n, u) for n, u in self.urls.items()))
         return dict(results)
 
-    async def get_json(self, service: str, path: str, **params: Any) -> tuple[int, Any]:
-        r = await self.http.get(f"{self.urls[service]}{path}", params={k: v for k, v in params.items() if v})
+    async def get_json(self, service: str, path: str, token: str | None = None, **params: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        r = await self.http.get(
+            f"{self.urls[service]}{path}", params={k: v for k, v in params.items() if v}, headers=headers
+        )
         try:
             return r.status_code, r.json()
         except ValueError:

@@ -47,13 +47,21 @@ async def intake(servers: Endpoints) -> AsyncIterator[tuple[httpx.AsyncClient, F
 
 
 def applicant(**over: Any) -> dict[str, Any]:
-    return {"full_name": "Nguyễn Thị Hồng Nhung", "id_number": "089303001234", "phone": "0912 345 678",
-            "email": "nhung@example.vn", "address": "Phường Long Xuyên, An Giang", **over}
+    return {
+        "full_name": "Nguyễn Thị Hồng Nhung",
+        "id_number": "089303001234",
+        "phone": "0912 345 678",
+        "email": "nhung@example.vn",
+        "address": "Phường Long Xuyên, An Giang",
+        **over,
+    }
 
 
 def certified_copy_request(**over: Any) -> dict[str, Any]:
     return {
-        "office_id": COMMUNE_OFFICE, "procedure_code": CERTIFIED_COPY, "applicant": applicant(),
+        "office_id": COMMUNE_OFFICE,
+        "procedure_code": CERTIFIED_COPY,
+        "applicant": applicant(),
         "components": [{"component_id": "ban_chinh", "provided": True}],
         "form_data": {"ten_giay_to": "Bằng tốt nghiệp", "so_trang": 1, "so_ban": 2},
         **over,
@@ -62,12 +70,22 @@ def certified_copy_request(**over: Any) -> dict[str, Any]:
 
 def birth_request(**over: Any) -> dict[str, Any]:
     return {
-        "office_id": COMMUNE_OFFICE, "procedure_code": BIRTH, "applicant": applicant(),
+        "office_id": COMMUNE_OFFICE,
+        "procedure_code": BIRTH,
+        "applicant": applicant(),
         "components": [{"component_id": c} for c in ("to_khai", "giay_chung_sinh", "giay_to_tuy_than")],
-        "form_data": {"ho_ten": "Trần Minh Khôi", "ngay_sinh": "2026-01-10", "gioi_tinh": "Nam",
-                      "noi_sinh": "Bệnh viện Đa khoa An Giang", "dan_toc": "Kinh", "quoc_tich": "Việt Nam",
-                      "ho_ten_nguoi_yeu_cau": "Nguyễn Thị Hồng Nhung", "so_dinh_danh_nguoi_yeu_cau": "089303001234",
-                      "noi_cu_tru": "Phường Long Xuyên", "quan_he": "Mẹ"},
+        "form_data": {
+            "ho_ten": "Trần Minh Khôi",
+            "ngay_sinh": "2026-01-10",
+            "gioi_tinh": "Nam",
+            "noi_sinh": "Bệnh viện Đa khoa An Giang",
+            "dan_toc": "Kinh",
+            "quoc_tich": "Việt Nam",
+            "ho_ten_nguoi_yeu_cau": "Nguyễn Thị Hồng Nhung",
+            "so_dinh_danh_nguoi_yeu_cau": "089303001234",
+            "noi_cu_tru": "Phường Long Xuyên",
+            "quan_he": "Mẹ",
+        },
         **over,
     }
 
@@ -127,8 +145,9 @@ async def test_no_appointment_day_due_in_two_working_hours_without_slip(
 async def test_no_writing_day_records_who_filled_the_forms(intake: tuple[httpx.AsyncClient, FastAPI]) -> None:
     client, app = intake
     app.state.intake.clock = FixedClock(datetime(2026, 1, 14, 8, 0, tzinfo=VN))
-    r = await client.post("/dossiers", json=birth_request(no_writing={"applicant_confirmation": "fingerprint"}),
-                          headers=OFFICER)
+    r = await client.post(
+        "/dossiers", json=birth_request(no_writing={"applicant_confirmation": "fingerprint"}), headers=OFFICER
+    )
     assert r.status_code == 201, r.text
     nw = r.json()["no_writing"]
     assert nw["filled_by"]["name"] == "Lê Thị Thu" and nw["applicant_confirmation"] == "fingerprint"
@@ -140,8 +159,11 @@ async def test_supplement_lists_every_missing_item_and_slip_02_shows_them(
 ) -> None:
     client, app = intake
     app.state.intake.clock = FixedClock(datetime(2026, 1, 13, 9, 0, tzinfo=VN))
-    req = birth_request(decision="supplement", components=[{"component_id": "to_khai"}],
-                        extra_missing=[{"name": "Tờ khai", "reason": "Thiếu chữ ký người yêu cầu"}])
+    req = birth_request(
+        decision="supplement",
+        components=[{"component_id": "to_khai"}],
+        extra_missing=[{"name": "Tờ khai", "reason": "Thiếu chữ ký người yêu cầu"}],
+    )
     r = await client.post("/dossiers", json=req, headers=OFFICER)
     assert r.status_code == 201, r.text
     body = r.json()
@@ -166,8 +188,11 @@ async def test_receipt_slip_01_and_refusal_slip_03(intake: tuple[httpx.AsyncClie
     assert body["code"] in text and "Đăng ký khai sinh" in text and "13/01/2026" in text
     assert "Giấy chứng sinh" in text or "giấy chứng sinh" in text.lower()
     assert abs(float(reader.pages[0].mediabox.width) - 419.5) < 1.5
-    refused = await client.post("/dossiers", json=birth_request(decision="refuse",
-                                refusal_reason="Không thuộc thẩm quyền giải quyết"), headers=OFFICER)
+    refused = await client.post(
+        "/dossiers",
+        json=birth_request(decision="refuse", refusal_reason="Không thuộc thẩm quyền giải quyết"),
+        headers=OFFICER,
+    )
     assert refused.status_code == 201 and refused.json()["status"] == "not_received"
     slip3 = await client.get(refused.json()["links"]["refusal_slip"], headers=OFFICER)
     text3 = "".join(p.extract_text() for p in PdfReader(__import__("io").BytesIO(slip3.content)).pages)
@@ -214,8 +239,9 @@ async def test_roles_and_units_are_enforced(intake: tuple[httpx.AsyncClient, Fas
     ok = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
     code = ok.json()["code"]
     assert (await client.get(f"/dossiers/by-code/{code}", headers=inspector)).status_code == 200  # province
-    assert (await client.get(f"/dossiers/by-code/{code}", headers=auth(Role.INSPECTOR, unit_code="30316"))
-            ).status_code == 403
+    assert (
+        await client.get(f"/dossiers/by-code/{code}", headers=auth(Role.INSPECTOR, unit_code="30316"))
+    ).status_code == 403
 
 
 async def test_online_registration_then_reception_by_an_officer(intake: tuple[httpx.AsyncClient, FastAPI]) -> None:
@@ -235,15 +261,21 @@ async def test_online_registration_then_reception_by_an_officer(intake: tuple[ht
 
 async def test_due_date_preview_and_calendar_range(intake: tuple[httpx.AsyncClient, FastAPI]) -> None:
     client, _ = intake
-    r = await client.get("/calendar/due", params={"office_id": COMMUNE_OFFICE, "procedure_code": BIRTH,
-                                                  "received_at": "2026-02-13T16:00:00+07:00"}, headers=OFFICER)
+    r = await client.get(
+        "/calendar/due",
+        params={"office_id": COMMUNE_OFFICE, "procedure_code": BIRTH, "received_at": "2026-02-13T16:00:00+07:00"},
+        headers=OFFICER,
+    )
     assert r.status_code == 200, r.text
     # Friday 13/02/2026; Tết holidays 16-20/02 → the next working day is Monday 23/02
     assert r.json()["due_at"].startswith("2026-02-23T17:00")
     # received after 15:00: transfer by the end of the next working day
     assert r.json()["transfer_deadline"].startswith("2026-02-23")
-    far = await client.get("/calendar/due", params={"office_id": COMMUNE_OFFICE, "procedure_code": BIRTH,
-                                                    "received_at": "2099-01-05T08:00:00+07:00"}, headers=OFFICER)
+    far = await client.get(
+        "/calendar/due",
+        params={"office_id": COMMUNE_OFFICE, "procedure_code": BIRTH, "received_at": "2099-01-05T08:00:00+07:00"},
+        headers=OFFICER,
+    )
     assert far.status_code == 422 and far.json()["error"]["code"] == "calendar_out_of_range"
 
 

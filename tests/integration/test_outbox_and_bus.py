@@ -27,8 +27,13 @@ def _event(code: str) -> DossierReceived:
     return DossierReceived(
         unit_code="91",
         payload=DossierReceivedPayload(
-            dossier_id=code, dossier_code=code, procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
-            office_id="o1", channel="counter", applicant=ApplicantContact(name="Trần Thị B"),
+            dossier_id=code,
+            dossier_code=code,
+            procedure_code="1.001193",
+            procedure_name="Đăng ký khai sinh",
+            office_id="o1",
+            channel="counter",
+            applicant=ApplicantContact(name="Trần Thị B"),
             received_at=datetime.now(UTC),
         ),
     )
@@ -115,9 +120,7 @@ async def test_relay_task_publishes_soon_after_wake(
     await broker.stop()
 
 
-async def _run_consumer(
-    servers: Endpoints, spec: ConsumerSpec, handler: Any, *, max_deliver: int = 3
-) -> NatsBroker:
+async def _run_consumer(servers: Endpoints, spec: ConsumerSpec, handler: Any, *, max_deliver: int = 3) -> NatsBroker:
     broker = make_broker(servers.nats_url, service=spec.service, max_deliver=max_deliver, backoff_s=(0.05,))
     router = NatsRouter()
     durable_subscriber(router, spec, max_deliver=max_deliver)(handler)

@@ -21,8 +21,9 @@ from services.launcher.servers import Endpoints
 
 
 async def test_s3_accepts_the_right_keys_and_rejects_wrong_ones(servers: Endpoints) -> None:
-    store = ObjectStore(servers.s3_endpoint, servers.s3_access_key, servers.s3_secret_key,
-                        secure=False, bucket="motcua-test-keys")
+    store = ObjectStore(
+        servers.s3_endpoint, servers.s3_access_key, servers.s3_secret_key, secure=False, bucket="motcua-test-keys"
+    )
     await store.ensure_bucket()
     await store.put_bytes("a/b.txt", b"xin chao", "text/plain")
     assert await store.get_bytes("a/b.txt") == b"xin chao"

@@ -495,6 +495,4 @@ class WorkingCalendar:
 
     @staticmethod
     def _offset(local: datetime) -> timedelta:
-        return timedelta(
-            hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond
-        )
+        return timedelta(hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond)

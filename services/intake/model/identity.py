@@ -167,9 +167,7 @@ def decode_citizen_id(value: str) -> CitizenIdInfo:
     if len(number) == 9:
         return CitizenIdInfo(number=number, kind="cmnd")
     if len(number) != 12:
-        raise InvalidCitizenIdError(
-            f"citizen ID must have 12 digits (or 9 for an old ID card), got {len(number)}"
-        )
+        raise InvalidCitizenIdError(f"citizen ID must have 12 digits (or 9 for an old ID card), got {len(number)}")
     province_code = number[:3]
     province_name = PROVINCE_CODES.get(province_code)
     if province_name is None:
@@ -210,9 +208,7 @@ def validate_citizen_id(
             f"gender {info.gender} encoded in the citizen ID does not match the declared gender {gender}"
         )
     if today is not None and info.birth_year is not None and info.birth_year > today.year:
-        raise InvalidCitizenIdError(
-            f"birth year {info.birth_year} encoded in the citizen ID is in the future"
-        )
+        raise InvalidCitizenIdError(f"birth year {info.birth_year} encoded in the citizen ID is in the future")
     return info
 
 

@@ -239,18 +239,13 @@ def missing_items(procedure: Procedure, submitted: list[SubmittedComponent]) -> 
         elif component.mandatory and (line is None or not line.provided):
             missing.append(MissingItem(name=component.name, reason="Chưa nộp (thành phần bắt buộc)"))
         elif component.mandatory and line is not None and line.count < component.count:
-            missing.append(
-                MissingItem(name=component.name, reason=f"Cần {component.count} bản, mới nộp {line.count}")
-            )
+            missing.append(MissingItem(name=component.name, reason=f"Cần {component.count} bản, mới nộp {line.count}"))
     return missing
 
 
 def check_form_fields(procedure: Procedure, form_data: dict[str, object]) -> None:
     """Required form fields of the procedure (assisted filling) must be present."""
-    absent = [
-        f.label for f in procedure.form_fields
-        if f.required and (form_data.get(f.name) in (None, "", []))
-    ]
+    absent = [f.label for f in procedure.form_fields if f.required and (form_data.get(f.name) in (None, "", []))]
     if absent:
         raise ReceptionError(
             "missing_form_fields",
@@ -281,9 +276,7 @@ def plan_reception(
     no_writing: NoWritingInput | None,
     slip_requested: bool,
 ) -> ReceptionPlan:
-    missing = missing_items(procedure, submitted) + [
-        MissingItem(name=e.name, reason=e.reason) for e in extra_missing
-    ]
+    missing = missing_items(procedure, submitted) + [MissingItem(name=e.name, reason=e.reason) for e in extra_missing]
     if decision is Decision.REFUSE:
         if not refusal_reason or not refusal_reason.strip():
             raise ReceptionError("refusal_reason_required", "A refusal needs a reason (Circular 01, form 03)")
@@ -295,9 +288,7 @@ def plan_reception(
             details=[m.model_dump() for m in missing],
         )
     if decision is Decision.SUPPLEMENT and not missing:
-        raise ReceptionError(
-            "nothing_missing", "A supplement request must list at least one missing or invalid item"
-        )
+        raise ReceptionError("nothing_missing", "A supplement request must list at least one missing or invalid item")
     nw = False
     if no_writing is not None and no_writing.filled_by_officer:
         if procedure.models.no_writing_forbidden_by_law:

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from services.intake.model.calendar import CalendarOverrides, OfficeHours, WorkingCalendar
-from services.intake.model.catalogue import ProcedureCatalogue, UnknownProcedureError
-from services.intake.model.catalogue import Procedure
+from services.intake.model.catalogue import Procedure, ProcedureCatalogue, UnknownProcedureError
 from services.intake.model.reception import ModelDays, ReceptionError, model_days_in_force
 from services.intake.model.units import Office, UnitCatalogueData, UnitTree
 

@@ -136,9 +136,7 @@ class AdministrativeUnit(BaseModel):
 
     def in_force_at(self, at: date) -> bool:
         """True when the unit legally exists on ``at`` (both ends inclusive)."""
-        return (self.valid_from is None or self.valid_from <= at) and (
-            self.valid_to is None or at <= self.valid_to
-        )
+        return (self.valid_from is None or self.valid_from <= at) and (self.valid_to is None or at <= self.valid_to)
 
     def label(self) -> str:
         """Short human label used in messages: ``91 Tỉnh An Giang (2025-07-01..)``."""
@@ -412,9 +410,7 @@ class UnitTree:
                 return [unit]
         ended = [u for u in versions if u.valid_to is not None and u.valid_to < at]
         if not ended:
-            raise UnitNotInForceError(
-                f"administrative unit {code} did not exist yet on {at.isoformat()}", code
-            )
+            raise UnitNotInForceError(f"administrative unit {code} did not exist yet on {at.isoformat()}", code)
         start = max(ended, key=lambda u: u.valid_to or date.min)
         result: list[AdministrativeUnit] = []
         self._follow(start, at, result, set())
@@ -436,9 +432,7 @@ class UnitTree:
                 result.append(unit)
             return
         if not unit.successor_codes or unit.valid_to is None:
-            raise NoSuccessorError(
-                f"{unit.label()} ended without a successor; cannot resolve it on {at.isoformat()}"
-            )
+            raise NoSuccessorError(f"{unit.label()} ended without a successor; cannot resolve it on {at.isoformat()}")
         next_day = unit.valid_to + timedelta(days=1)
         for succ_code in unit.successor_codes:
             try:
@@ -515,9 +509,7 @@ def validate_unit_catalogue(data: UnitCatalogueData) -> list[str]:
         where = f"unit {unit.label()}"
         expected_len = _CODE_LENGTH.get(unit.level)
         if expected_len and len(unit.code) != expected_len:
-            problems.append(
-                f"{where}: a {unit.level.value}-level code has {expected_len} digits, not {len(unit.code)}"
-            )
+            problems.append(f"{where}: a {unit.level.value}-level code has {expected_len} digits, not {len(unit.code)}")
         # parent
         if unit.level is AdminLevel.PROVINCE:
             if unit.parent_code is not None:

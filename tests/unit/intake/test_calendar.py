@@ -58,9 +58,7 @@ def lands_in_working_time(cal: WorkingCalendar, due: datetime) -> bool:
 
 @PROPS
 @given(cal=calendars, start=moments, n=day_counts)
-def test_working_days_due_is_closing_time_of_a_working_day(
-    cal: WorkingCalendar, start: datetime, n: int
-) -> None:
+def test_working_days_due_is_closing_time_of_a_working_day(cal: WorkingCalendar, start: datetime, n: int) -> None:
     due = cal.add_working_days(start, n)
     assert due.tzinfo is not None
     assert cal.is_working_day(due.date())
@@ -71,9 +69,7 @@ def test_working_days_due_is_closing_time_of_a_working_day(
 
 @PROPS
 @given(cal=calendars, start=moments, n=day_counts)
-def test_working_days_monotonic_and_counts_exactly_n_days(
-    cal: WorkingCalendar, start: datetime, n: int
-) -> None:
+def test_working_days_monotonic_and_counts_exactly_n_days(cal: WorkingCalendar, start: datetime, n: int) -> None:
     due = cal.add_working_days(start, n)
     later = cal.add_working_days(start, n + 1)
     assert later > due
@@ -90,9 +86,7 @@ def test_working_days_monotonic_and_counts_exactly_n_days(
 
 @PROPS
 @given(cal=calendars, start=moments, hours=hour_counts)
-def test_working_hours_round_trip_and_land_in_working_time(
-    cal: WorkingCalendar, start: datetime, hours: float
-) -> None:
+def test_working_hours_round_trip_and_land_in_working_time(cal: WorkingCalendar, start: datetime, hours: float) -> None:
     due = cal.add_working_hours(start, hours)
     period = timedelta(hours=hours)  # rounded to microseconds, as the calendar does
     effective_start = cal.next_working_moment(start)
@@ -109,9 +103,7 @@ def test_working_hours_round_trip_and_land_in_working_time(
 
 @PROPS
 @given(cal=calendars, moment=moments)
-def test_next_working_moment_is_working_time_with_nothing_skipped(
-    cal: WorkingCalendar, moment: datetime
-) -> None:
+def test_next_working_moment_is_working_time_with_nothing_skipped(cal: WorkingCalendar, moment: datetime) -> None:
     nxt = cal.next_working_moment(moment)
     assert nxt >= moment
     assert cal.is_working_time(nxt)
@@ -122,9 +114,7 @@ def test_next_working_moment_is_working_time_with_nothing_skipped(
 
 @PROPS
 @given(cal=calendars, a=moments, b=moments, c=moments)
-def test_working_time_between_is_additive(
-    cal: WorkingCalendar, a: datetime, b: datetime, c: datetime
-) -> None:
+def test_working_time_between_is_additive(cal: WorkingCalendar, a: datetime, b: datetime, c: datetime) -> None:
     # Keep spans short enough for 300 examples to stay fast.
     b = a + (b - a) % timedelta(days=40)
     c = b + (c - b) % timedelta(days=40)
@@ -162,9 +152,7 @@ def test_pauses_stop_the_clock(
     assert cal.working_time_between(effective_start, due) - paused == period
 
 
-def _union_working_time(
-    cal: WorkingCalendar, pauses: list[Pause], low: datetime, high: datetime
-) -> timedelta:
+def _union_working_time(cal: WorkingCalendar, pauses: list[Pause], low: datetime, high: datetime) -> timedelta:
     spans = sorted(
         (max(p.start, low), min(p.end, high))
         for p in pauses
@@ -181,9 +169,7 @@ def _union_working_time(
 
 @PROPS
 @given(cal=calendars, received=moments)
-def test_transfer_deadline_is_closing_time_within_next_working_day(
-    cal: WorkingCalendar, received: datetime
-) -> None:
+def test_transfer_deadline_is_closing_time_within_next_working_day(cal: WorkingCalendar, received: datetime) -> None:
     deadline = cal.transfer_deadline(received)
     local_day = received.astimezone(TZ).date()
     assert deadline > received

@@ -190,14 +190,8 @@ def test_validation_problems() -> None:
     assert "procedure 1.000001: duplicate code (2 entries)" in text
     assert "procedure 1.000002: lead body 'Sở X' is not one of the route steps" in text
     assert "procedure 1.000003: a parallel route needs a lead body" in text
-    assert (
-        "procedure 1.000004: sequential steps take 11 working days, more than the total processing time (10)"
-        in text
-    )
-    assert (
-        "procedure 1.000005: step 'Công an' takes 2 working days, more than the total processing time (1)"
-        in text
-    )
+    assert "procedure 1.000004: sequential steps take 11 working days, more than the total processing time (10)" in text
+    assert "procedure 1.000005: step 'Công an' takes 2 working days, more than the total processing time (1)" in text
     assert "procedure 1.000006: eligible for No-writing day but the law forbids writing on behalf" in text
     assert "procedure 1.000006: unknown field khong_co" in text
     assert "procedure 1.000007: duplicate component id a" in text
@@ -369,9 +363,7 @@ def test_xlsx_route_steps_without_route_mode(catalogue: ProcedureCatalogue) -> N
         procs.cell(row=row, column=_col(procs, "route_mode")).value = None
 
     problems = catalogue_from_xlsx(_edit(catalogue_to_xlsx(catalogue), edit)).problems
-    assert problems == [
-        f"sheet procedures row {row}: route_steps given for 1.012753 (step 1) but route_mode is empty"
-    ]
+    assert problems == [f"sheet procedures row {row}: route_steps given for 1.012753 (step 1) but route_mode is empty"]
 
 
 def test_file_helpers(tmp_path: Path, catalogue: ProcedureCatalogue) -> None:

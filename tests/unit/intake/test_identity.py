@@ -112,9 +112,7 @@ def test_bad_citizen_ids(number: str, message: str) -> None:
 def test_validate_against_declared_data() -> None:
     info = validate_citizen_id("089203001234", date(2003, 5, 17), gender=Gender.MALE, today=date(2026, 1, 1))
     assert info.birth_year == 2003
-    with pytest.raises(
-        InvalidCitizenIdError, match=r"birth year 2003 .* does not match the birth date 2004-05-17"
-    ):
+    with pytest.raises(InvalidCitizenIdError, match=r"birth year 2003 .* does not match the birth date 2004-05-17"):
         validate_citizen_id("089203001234", date(2004, 5, 17))
     with pytest.raises(InvalidCitizenIdError, match="gender"):
         validate_citizen_id("089203001234", gender=Gender.FEMALE)
@@ -194,9 +192,7 @@ def test_phone_property(prefix: str, rest: int, international: bool) -> None:
 # --------------------------------------------------------------------------- tax code
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [("0101243150", "0101243150"), (" 0101243150-001 ", "0101243150-001")]
-)
+@pytest.mark.parametrize(("raw", "expected"), [("0101243150", "0101243150"), (" 0101243150-001 ", "0101243150-001")])
 def test_tax_code_accepted(raw: str, expected: str) -> None:
     assert validate_tax_code(raw) == expected
 

@@ -88,9 +88,7 @@ def supplement(n: int = 3, **overrides: Any) -> SupplementSlipData:
         "issued_at": datetime(2026, 1, 13, 9, 30, tzinfo=VN),
         "officer_name": "Trần Văn Phúc",
         "missing": [
-            MissingItem(
-                name=f"Giấy tờ bổ sung số {i:02d}", reason=f"Lý do thiếu số {i:02d}: bản sao chưa chứng thực"
-            )
+            MissingItem(name=f"Giấy tờ bổ sung số {i:02d}", reason=f"Lý do thiếu số {i:02d}: bản sao chưa chứng thực")
             for i in range(1, n + 1)
         ],
     }
@@ -191,9 +189,7 @@ def test_receipt_postal_return_uses_return_address() -> None:
 
 
 def test_receipt_shows_vietnam_time_for_utc_input() -> None:
-    data = receipt(
-        received_at=datetime(2026, 1, 14, 1, 5, tzinfo=UTC), due_at=datetime(2026, 1, 16, 9, 0, tzinfo=UTC)
-    )
+    data = receipt(received_at=datetime(2026, 1, 14, 1, 5, tzinfo=UTC), due_at=datetime(2026, 1, 16, 9, 0, tzinfo=UTC))
     text = text_of(render_receipt_slip(data))
     assert "08 giờ 05 phút, ngày 14/01/2026" in text
     assert "16 giờ 00 phút, ngày 16/01/2026" in text
@@ -343,9 +339,7 @@ def test_due_before_reception_is_rejected() -> None:
         receipt(due_at=datetime(2026, 1, 13, 8, 0, tzinfo=VN))
 
 
-@pytest.mark.parametrize(
-    "code", ["", "000.00.12.H01-26011-0042", "000.00.12.H01-260113-42", "X 1-260113-0042"]
-)
+@pytest.mark.parametrize("code", ["", "000.00.12.H01-26011-0042", "000.00.12.H01-260113-42", "X 1-260113-0042"])
 def test_malformed_dossier_code_is_rejected(code: str) -> None:
     with pytest.raises(ValidationError):
         receipt(dossier_code=code)
@@ -373,14 +367,8 @@ def test_empty_components_and_bad_lookup_url_are_rejected() -> None:
 def test_format_moment_and_date_line() -> None:
     assert format_moment(datetime(2026, 3, 2, 7, 3, tzinfo=VN)) == "07 giờ 03 phút, ngày 02/03/2026"
     # administrative style: leading zero for day < 10 and for months 1 and 2 only
-    assert (
-        format_date_line(datetime(2026, 2, 5, tzinfo=VN), "Long Xuyên")
-        == "Long Xuyên, ngày 05 tháng 02 năm 2026"
-    )
-    assert (
-        format_date_line(datetime(2026, 3, 5, tzinfo=VN), "Long Xuyên")
-        == "Long Xuyên, ngày 05 tháng 3 năm 2026"
-    )
+    assert format_date_line(datetime(2026, 2, 5, tzinfo=VN), "Long Xuyên") == "Long Xuyên, ngày 05 tháng 02 năm 2026"
+    assert format_date_line(datetime(2026, 3, 5, tzinfo=VN), "Long Xuyên") == "Long Xuyên, ngày 05 tháng 3 năm 2026"
     assert format_date_line(datetime(2026, 11, 25, tzinfo=VN)) == "Ngày 25 tháng 11 năm 2026"
     # 17:30 UTC on 31 Dec is already New Year in Vietnam
     assert format_date_line(datetime(2025, 12, 31, 17, 30, tzinfo=UTC)) == "Ngày 01 tháng 01 năm 2026"
@@ -388,14 +376,8 @@ def test_format_moment_and_date_line() -> None:
 
 def test_build_lookup_url() -> None:
     assert build_lookup_url("https://x.gov.vn/tra-cuu", CODE) == f"https://x.gov.vn/tra-cuu?code={CODE}"
-    assert (
-        build_lookup_url("https://x.gov.vn/tra-cuu?lang=vi", CODE)
-        == f"https://x.gov.vn/tra-cuu?lang=vi&code={CODE}"
-    )
-    assert (
-        build_lookup_url("https://x.gov.vn/ho-so/{code}/tien-do", CODE)
-        == f"https://x.gov.vn/ho-so/{CODE}/tien-do"
-    )
+    assert build_lookup_url("https://x.gov.vn/tra-cuu?lang=vi", CODE) == f"https://x.gov.vn/tra-cuu?lang=vi&code={CODE}"
+    assert build_lookup_url("https://x.gov.vn/ho-so/{code}/tien-do", CODE) == f"https://x.gov.vn/ho-so/{CODE}/tien-do"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -269,9 +269,7 @@ def test_validation_reports_referential_problems() -> None:
             _unit("30311", UnitType.WARD, "91", valid_to=date(2025, 6, 30), successor_codes=["30399"]),
         ],
         offices=[
-            Office(
-                id="a", name="A", unit_code="91", receiving_unit_id="000.00.12.H01", level=AdminLevel.COMMUNE
-            ),
+            Office(id="a", name="A", unit_code="91", receiving_unit_id="000.00.12.H01", level=AdminLevel.COMMUNE),
             Office(
                 id="a",
                 name="A2",

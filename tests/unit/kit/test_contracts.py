@@ -10,8 +10,12 @@ def _event() -> DossierReceived:
     return DossierReceived(
         unit_code="91",
         payload=DossierReceivedPayload(
-            dossier_id="d1", dossier_code="000.00.12.H01-260113-0042", procedure_code="1.001193",
-            procedure_name="Đăng ký khai sinh", office_id="o1", channel="counter",
+            dossier_id="d1",
+            dossier_code="000.00.12.H01-260113-0042",
+            procedure_code="1.001193",
+            procedure_name="Đăng ký khai sinh",
+            office_id="o1",
+            channel="counter",
             applicant=ApplicantContact(name="Nguyễn Văn A", email="a@example.vn"),
             received_at=datetime(2026, 1, 13, 8, 0, tzinfo=UTC),
         ),

@@ -1,0 +1,33 @@
+"""The whole system, started through the launcher (same code as `motcua up`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.launcher.servers import Endpoints
+from services.launcher.stack import Stack
+from tests.support import TEST_AUTH_SECRET
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def stack(servers: Endpoints, tmp_root: Path) -> Iterator[Stack]:
+    """All six services on the session's real servers, supervised by the launcher."""
+    s = Stack(
+        data_dir=tmp_root / "stack",
+        random_ports=True,
+        external=servers,
+        extra_env={
+            "MOTCUA_AUTH_DEV_SECRET": TEST_AUTH_SECRET,
+            "MOTCUA_OUTBOX_POLL_S": "0.2",
+            "MOTCUA_RETRY_BACKOFF_S": "[0.2, 0.5, 1.0]",
+        },
+    )
+    s.start_servers()
+    s.start_services(wait=90)
+    yield s
+    s.stop()
