@@ -87,3 +87,98 @@ class NotificationDeliveredPayload(BaseModel):
 class NotificationDelivered(Event):
     subject: ClassVar[str] = "notify.delivered"
     payload: NotificationDeliveredPayload
+
+
+# ---- dossier lifecycle (intake) ------------------------------------------------------------
+class DossierRef(BaseModel):
+    """What every dossier event carries so consumers need not call intake back."""
+
+    dossier_id: str
+    dossier_code: str
+    procedure_code: str
+    procedure_name: str
+    office_id: str
+    channel: str = Field(description="counter | online | postal")
+    return_channel: str = Field(default="counter", description="counter | postal")
+    applicant: ApplicantContact
+    status: str
+    due_at: datetime | None = None
+    remind_at: datetime | None = Field(
+        default=None, description="One working day before due_at (intake's calendar), for officer reminders"
+    )
+    lookup_url: str | None = None
+
+
+class DossierStatusChangedPayload(DossierRef):
+    from_status: str | None = None
+    actor_role: str = ""
+    note: str = ""
+
+
+class DossierStatusChanged(Event):
+    """Any lifecycle transition (one line of the process control slip, form 05)."""
+
+    subject: ClassVar[str] = "dossier.status_changed"
+    payload: DossierStatusChangedPayload
+
+
+class MissingItemRef(BaseModel):
+    name: str
+    reason: str
+
+
+class DossierSupplementRequestedPayload(DossierRef):
+    missing: list[MissingItemRef] = Field(default_factory=list)
+
+
+class DossierSupplementRequested(Event):
+    """The competent body asks for a supplement; the clock is paused (form 02)."""
+
+    subject: ClassVar[str] = "dossier.supplement_requested"
+    payload: DossierSupplementRequestedPayload
+
+
+class DossierLateApologyPayload(DossierRef):
+    reason: str
+    previous_due_at: datetime
+    new_due_at: datetime
+
+
+class DossierLateApology(Event):
+    """Apology and new appointment (form 04) — an essential notice, always sent."""
+
+    subject: ClassVar[str] = "dossier.late_apology"
+    payload: DossierLateApologyPayload
+
+
+class DossierResultReadyPayload(DossierRef):
+    pickup_place: str = ""
+    pager_number: str | None = Field(default=None, description="Vibrating pager / queue number to call")
+
+
+class DossierResultReady(Event):
+    """The result can be collected (or is handed to the post for delivery)."""
+
+    subject: ClassVar[str] = "dossier.result_ready"
+    payload: DossierResultReadyPayload
+
+
+class DossierReturnedPayload(DossierRef):
+    returned_via: str = Field(description="counter | postal")
+    returned_at: datetime
+
+
+class DossierReturned(Event):
+    subject: ClassVar[str] = "dossier.returned"
+    payload: DossierReturnedPayload
+
+
+class DossierLatePayload(DossierRef):
+    late_since: datetime
+
+
+class DossierBecameLate(Event):
+    """A dossier passed its due moment unfinished (flagged automatically)."""
+
+    subject: ClassVar[str] = "dossier.late"
+    payload: DossierLatePayload
