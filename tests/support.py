@@ -43,7 +43,8 @@ def settings_for(servers: Endpoints, cls: type[S], **overrides: Any) -> S:
 async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan (real clients, subscribers, relay) and talk to it over ASGI."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        # like a real server: an unhandled error becomes the 503 response, not a test exception
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
             yield client
 

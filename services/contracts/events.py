@@ -182,3 +182,33 @@ class DossierBecameLate(Event):
 
     subject: ClassVar[str] = "dossier.late"
     payload: DossierLatePayload
+
+
+class DossierTransferredPayload(DossierRef):
+    kind: str = Field(description="transfer | forward (a misdirected dossier sent on to the right body)")
+    from_unit: str
+    to_unit: str
+    to_body: str
+    reason: str = ""
+    on_time: bool = Field(True, description="Transferred within the transfer deadline (same day; after 15:00 → next)")
+
+
+class DossierTransferred(Event):
+    """A dossier was handed to the competent body, or forwarded after being misdirected."""
+
+    subject: ClassVar[str] = "dossier.transferred"
+    payload: DossierTransferredPayload
+
+
+class DossierStepLatePayload(DossierRef):
+    step_index: int
+    step_body: str
+    step_task: str = ""
+    step_due_at: datetime
+
+
+class DossierStepLate(Event):
+    """An inter-agency step (liên thông) passed its own deadline (flagged once per step)."""
+
+    subject: ClassVar[str] = "dossier.step_late"
+    payload: DossierStepLatePayload

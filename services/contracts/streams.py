@@ -29,7 +29,7 @@ class ConsumerSpec:
     subjects: tuple[str, ...]
     service: str
     description: str = ""
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 10.0  # a crashed consumer's messages come back after this
 
 
 DOSSIER = StreamSpec("DOSSIER", ("dossier.>",), "intake", "Dossier lifecycle events (hồ sơ)")
@@ -55,8 +55,6 @@ NOTIFY_DOSSIER_RECEIVED = ConsumerSpec(
     service="notify",
     description="notify tells the applicant that the dossier was received",
 )
-
-ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (NOTIFY_DOSSIER_RECEIVED,)
 
 
 def stream_for_subject(subject: str) -> StreamSpec:

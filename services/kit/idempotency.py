@@ -28,7 +28,16 @@ async def mark_processed(
     *,
     session: AsyncClientSession | None = None,
 ) -> bool:
-    """Record the event as processed; False when it already was (a redelivery)."""
+    """Record the event as processed; False when it already was (a redelivery).
+
+    Inside a transaction, look first: a duplicate-key error would abort the caller's
+    transaction. A concurrent twin then surfaces as a transient write conflict, and the
+    caller's `in_transaction` retry sees the marker on its next attempt.
+    """
+    if session is not None:
+        found = await db[PROCESSED_COLLECTION].find_one({"_id": f"{consumer}:{event_id}"}, session=session)
+        if found is not None:
+            return False
     try:
         await db[PROCESSED_COLLECTION].insert_one(
             {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}, session=session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -47,18 +49,22 @@ async def in_transaction(
     client: AsyncMongoClient[Document],
     work: Callable[[AsyncClientSession], Awaitable[T]],
     *,
-    attempts: int = 5,
+    attempts: int = 12,
 ) -> T:
-    """Run `work` in a transaction, retrying transient transaction errors (write conflicts)."""
+    """Run `work` in a transaction, retrying transient transaction errors (write conflicts)
+    with a short randomised back-off, as the MongoDB drivers' `with_transaction` does."""
     last: Exception | None = None
-    for _ in range(attempts):
+    for attempt in range(attempts):
         try:
             async with transaction(client) as session:
                 return await work(session)
         except (OperationFailure, ConnectionFailure) as exc:
-            labels: set[str] = getattr(exc, "_error_labels", set()) or set()
-            if "TransientTransactionError" not in labels and "UnknownTransactionCommitResult" not in labels:
+            retryable = exc.has_error_label("TransientTransactionError") or exc.has_error_label(
+                "UnknownTransactionCommitResult"
+            )
+            if not retryable:
                 raise
             last = exc
+            await asyncio.sleep(random.uniform(0, 0.005 * (2 ** min(attempt, 6))))
     assert last is not None
     raise last

@@ -52,6 +52,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(
                 f"  {name:10} {svc.url}   (API docs {svc.url}/docs)" if name != "portal" else f"  {name:10} {svc.url}"
             )
+        for name, url in stack.simulator_urls.items():
+            print(f"  {name:10} {url}   (local simulator of a third party)")
         print("Press Ctrl-C to stop.\n", flush=True)
         while True:
             time.sleep(1)

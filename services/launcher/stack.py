@@ -52,6 +52,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     external: Endpoints | None = None  # reuse servers someone else started (tests)
     servers: list[ManagedProcess] = field(default_factory=list)
+    simulators: dict[str, ManagedProcess] = field(default_factory=dict)
+    simulator_urls: dict[str, str] = field(default_factory=dict)
     running: dict[str, SupervisedService] = field(default_factory=dict)
     endpoints: Endpoints = field(default_factory=Endpoints)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -134,6 +136,7 @@ class Stack:
         }
         if portal:
             env.setdefault("MOTCUA_PUBLIC_BASE_URL", portal.url)
+        env.update(self._simulator_env())
         if "MOTCUA_AUTH_JWKS_URL" not in os.environ and "MOTCUA_AUTH_DEV_SECRET" not in env:
             # dev: a local signing secret kept under the data directory (`motcua token` uses it)
             env["MOTCUA_AUTH_DEV_SECRET"] = os.environ.get("MOTCUA_AUTH_DEV_SECRET") or self._dev_secret(
@@ -141,10 +144,59 @@ class Stack:
             )
         return env
 
+    @property
+    def dev(self) -> bool:
+        return os.environ.get("MOTCUA_ENVIRONMENT", "dev") != "prod" and not os.environ.get("MOTCUA_NO_SIMULATORS")
+
+    # Third parties we cannot reach get local simulators in dev and tests; the services use
+    # the same adapters against them as against the real providers.
+    SIMULATORS: tuple[tuple[str, str, str], ...] = (
+        ("payments-sim", "services.payments.simulators", "MOTCUA_SIMULATOR_URL"),
+    )
+
+    def _simulator_env(self) -> dict[str, str]:
+        if not self.dev:
+            return {}
+        env = {var: self.simulator_urls[name] for name, _, var in self.SIMULATORS if name in self.simulator_urls}
+        # dev credentials shared by a service and its simulator (production sets real ones)
+        defaults = {
+            "MOTCUA_VNPAY_TMN_CODE": "MOTCUA01",
+            "MOTCUA_VNPAY_HASH_SECRET": self._dev_secret("vnpay-hash-secret"),
+            "MOTCUA_VIETQR_BANK_BIN": "970436",
+            "MOTCUA_VIETQR_ACCOUNT": "0011004567890",
+            "MOTCUA_VIETQR_ACCOUNT_NAME": "TRUNG TAM PHUC VU HANH CHINH CONG",
+            "MOTCUA_BANK_WEBHOOK_SECRET": self._dev_secret("bank-webhook-secret"),
+            "MOTCUA_POS_SECRET": self._dev_secret("pos-secret"),
+            "MOTCUA_RECEIPT_LINK_SECRET": self._dev_secret("receipt-link-secret"),
+        }
+        env.update({k: os.environ.get(k) or v for k, v in defaults.items()})
+        return env
+
+    def _start_simulators(self) -> None:
+        if not self.dev:
+            return
+        for name, _module, _ in self.SIMULATORS:
+            self.simulator_urls[name] = f"http://{HOST}:{free_port()}"
+        env = self.service_env()
+        for name, module, _ in self.SIMULATORS:
+            port = self.simulator_urls[name].rsplit(":", 1)[1]
+            proc = ManagedProcess(
+                name,
+                [sys.executable, "-m", module, "--host", HOST, "--port", port],
+                env=env,
+                log_path=self.data_dir / "logs" / f"{name}.log",
+                ready=functools.partial(port_open, HOST, int(port)),
+            )
+            proc.start()
+            self.simulators[name] = proc
+        for proc in self.simulators.values():
+            proc.wait_ready(30)
+
     def start_services(self, wait: float = 60.0) -> None:
         for name in self.services:
             port = self._service_port(name)
             self.running[name] = SupervisedService(name, port, process=None)  # type: ignore[arg-type]
+        self._start_simulators()
         env = self.service_env()
         for svc in self.running.values():
             svc.process = ManagedProcess(
@@ -194,6 +246,7 @@ class Stack:
             "services": {
                 n: {"url": s.url, "pid": s.process.pid, "restarts": s.restarts} for n, s in self.running.items()
             },
+            "simulators": {n: {"url": self.simulator_urls.get(n), "pid": p.pid} for n, p in self.simulators.items()},
             "launcher_pid": os.getpid(),
         }
 
@@ -217,6 +270,8 @@ class Stack:
         for p in procs:
             remaining = max(0.1, deadline - time.monotonic())
             p.stop(timeout=remaining)
+        for proc in self.simulators.values():
+            proc.stop(timeout=3)
         for proc in reversed(self.servers):
             proc.stop(timeout=3)
         self.servers.clear()

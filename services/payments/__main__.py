@@ -1,4 +1,4 @@
-from services.payments.app import PaymentsSettings, create_app
 from services.kit.runtime_main import main
+from services.payments.app import PaymentsSettings, create_app
 
 main(create_app, PaymentsSettings())

@@ -1,0 +1,1 @@
+"""Scan (số hoá): digitised dossier papers in S3, reusable documents, signed downloads."""

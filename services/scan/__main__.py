@@ -1,4 +1,4 @@
-from services.scan.app import ScanSettings, create_app
 from services.kit.runtime_main import main
+from services.scan.app import ScanSettings, create_app
 
 main(create_app, ScanSettings())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,3 +32,7 @@ def stack(servers: Endpoints, tmp_root: Path) -> Iterator[Stack]:
     s.start_services(wait=90)
     yield s
     s.stop()
+    # keep the services' logs for a look after a failure (var/ is git-ignored)
+    keep = Path("var/test-logs")
+    shutil.rmtree(keep, ignore_errors=True)
+    shutil.copytree(tmp_root / "stack" / "logs", keep, dirs_exist_ok=True)

@@ -307,3 +307,25 @@ async def test_catalogue_export_import_round_trip_and_admin_rights(
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_catalogue"
     listing = await client.get("/procedures", params={"office_id": COMMUNE_OFFICE})
     assert any(p["code"] == BIRTH for p in listing.json())
+
+
+async def test_a_reception_failing_half_way_leaves_no_dossier_and_no_event(
+    intake: tuple[httpx.AsyncClient, FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dossier insert succeeds, then writing its event fails: the transaction rolls back."""
+    client, app = intake
+    app.state.intake.clock = FixedClock(datetime(2026, 1, 12, 9, 0, tzinfo=VN))
+    import services.intake.repository as repository
+
+    async def broken_outbox(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("MongoDB went away after the dossier insert")
+
+    monkeypatch.setattr(repository, "add_to_outbox", broken_outbox)
+    r = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+    db = app.state.runtime.db
+    assert await db.dossiers.count_documents({}) == 0
+    assert await db.outbox.count_documents({}) == 0
+    monkeypatch.undo()
+    ok = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
+    assert ok.status_code == 201 and await db.dossiers.count_documents({}) == 1

@@ -1,0 +1,13 @@
+"""Every durable consumer of the bus, gathered from each service's contracts module."""
+
+from __future__ import annotations
+
+from services.contracts.payments import PAYMENTS_CONSUMERS
+from services.contracts.scan import SCAN_DOSSIER_RECEIVED
+from services.contracts.streams import NOTIFY_DOSSIER_RECEIVED, ConsumerSpec
+
+ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    NOTIFY_DOSSIER_RECEIVED,
+    SCAN_DOSSIER_RECEIVED,
+    *PAYMENTS_CONSUMERS,
+)

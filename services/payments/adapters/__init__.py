@@ -1,0 +1,1 @@
+"""Payment channel adapters: one interface (`base.ChannelAdapter`), one adapter per channel."""

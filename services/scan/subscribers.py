@@ -1,0 +1,23 @@
+"""Scan's NATS subscribers: thin — decode, call the service, let the broker ack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faststream.nats import NatsRouter
+
+from services.contracts.events import DossierReceived
+from services.contracts.scan import SCAN_DOSSIER_RECEIVED
+from services.kit.bus import durable_subscriber
+from services.scan.service import ScanService
+
+
+def build_router(service: Callable[[], ScanService], *, max_deliver: int) -> NatsRouter:
+    """Subscribers resolve the service when a message arrives (it is built in the lifespan)."""
+    router = NatsRouter()
+
+    @durable_subscriber(router, SCAN_DOSSIER_RECEIVED, max_deliver=max_deliver)
+    async def dossier_received(event: DossierReceived) -> None:
+        await service().on_dossier_received(event)
+
+    return router
