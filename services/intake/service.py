@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload, Event, FeeDue
 from services.intake.catalogue_io import load_procedures, load_units
+from services.intake.events_out import ref_fields, status_changed
 from services.intake.model.calendar import CalendarOverrides, CalendarRangeError
 from services.intake.model.catalogue import Procedure, TimeUnit
 from services.intake.model.dossier import (
@@ -28,6 +29,7 @@ from services.intake.model.dossier import (
     Dossier,
     DossierComponent,
     DossierStatus,
+    Handling,
     MissingRecord,
     NoWritingRecord,
     StatusChange,
@@ -50,9 +52,11 @@ from services.intake.model.reception import (
     plan_reception,
 )
 from services.intake.model.reference import ReferenceData
+from services.intake.model.routing import RoutingError, route_to_competent_body
 from services.intake.model.units import Office
 from services.kit.auth import Principal, Role, ensure_unit
 from services.kit.errors import Conflict, Invalid, NotFound
+from services.kit.metrics import DOSSIERS_RECEIVED
 
 log = logging.getLogger("motcua.intake")
 
@@ -93,6 +97,11 @@ class ReceptionRequest(BaseModel):
     no_writing: NoWritingInput | None = None
     return_channel: str = Field(default="counter", pattern="^(counter|postal)$")
     print_slip: bool = Field(default=False, description="No-appointment day: print the slip anyway")
+    competent_unit_code: str | None = Field(
+        default=None,
+        max_length=8,
+        description="Unit whose competent body resolves the dossier (commune-level procedures filed elsewhere)",
+    )
 
 
 class OnlineRegistration(BaseModel):
@@ -104,6 +113,7 @@ class OnlineRegistration(BaseModel):
     components: list[SubmittedComponent] = Field(default_factory=list, max_length=200)
     form_data: dict[str, Any] = Field(default_factory=dict)
     return_channel: str = Field(default="counter", pattern="^(counter|postal)$")
+    competent_unit_code: str | None = Field(default=None, max_length=8)
 
 
 class AcceptRegistered(BaseModel):
@@ -337,6 +347,7 @@ class IntakeService:
             now,
             request.return_channel,
         )
+        dossier.handling = self._route(office, procedure, request.competent_unit_code)
         return await self._apply_plan(
             dossier, plan, office, procedure, actor, now, request.no_writing, request.refusal_reason
         )
@@ -402,6 +413,10 @@ class IntakeService:
             dossier.status = DossierStatus.RECEIVED
             dossier.received_at = now
             dossier.due_at = due
+            dossier.clock_start = now
+            dossier.statutory_due_at = due
+            if dossier.handling is None:
+                dossier.handling = self._route(office, procedure, None, strict=False)
             dossier.processing_time = basis
             dossier.no_appointment = plan.no_appointment
             dossier.transfer_deadline = self.reference.calendar(office).transfer_deadline(now)
@@ -410,6 +425,7 @@ class IntakeService:
                     filled_by=actor, applicant_confirmation=no_writing.applicant_confirmation
                 )
             events.append(self._received_event(dossier))
+            DOSSIERS_RECEIVED.labels(dossier.unit_code, dossier.channel.value).inc()
         else:
             dossier.status = DossierStatus.NOT_RECEIVED
             dossier.refusal_reason = refusal_reason if plan.decision is Decision.REFUSE else None
@@ -428,6 +444,8 @@ class IntakeService:
                 }[plan.decision],
             )
         )
+        if dossier.status is DossierStatus.RECEIVED and dossier.code:
+            events.append(self._status_changed_event(dossier, office))
         if existing_version is None:
             await self.dossiers.insert_with_events(dossier.to_document(), events)
         else:
@@ -439,6 +457,21 @@ class IntakeService:
         self.on_commit()
         log.info("dossier %s %s at %s", dossier.code or dossier.reference, dossier.status.value, office.id)
         return dossier
+
+    def _route(
+        self, office: Office, procedure: Procedure, requested: str | None, *, strict: bool = True
+    ) -> Handling | None:
+        """The competent body for the procedure and level (Decree 118: not where it was filed)."""
+        try:
+            return route_to_competent_body(procedure, office, self.reference.tree, requested)
+        except RoutingError as exc:
+            if not strict:
+                return None
+            raise ReceptionError(exc.code, exc.message) from exc
+
+    def _status_changed_event(self, dossier: Dossier, office: Office) -> Event:
+        ref = ref_fields(dossier, self.reference.calendar(office), self.lookup_url(dossier.code or ""))
+        return status_changed(dossier, dossier.history[-1], ref)
 
     def _received_event(self, dossier: Dossier) -> DossierReceived:
         assert dossier.code and dossier.received_at
@@ -483,6 +516,7 @@ class IntakeService:
             now,
             request.return_channel,
         )
+        dossier.handling = self._route(office, procedure, request.competent_unit_code)
         dossier.registered_at = now
         dossier.history.append(
             StatusChange(
@@ -503,7 +537,7 @@ class IntakeService:
         if doc is None:
             raise NotFound(f"Dossier {dossier_id} not found", code="dossier_not_found")
         dossier = Dossier.from_document(doc)
-        ensure_unit(officer, dossier.unit_path)
+        ensure_unit(officer, dossier.access_path())
         if dossier.status is not DossierStatus.REGISTERED:
             raise Conflict(f"Dossier is {dossier.status.value}, not registered", code="invalid_transition")
         ref = self.reference
@@ -554,7 +588,7 @@ class IntakeService:
         if doc is None:
             raise NotFound(f"Dossier {dossier_id} not found", code="dossier_not_found")
         dossier = Dossier.from_document(doc)
-        ensure_unit(principal, dossier.unit_path)
+        ensure_unit(principal, dossier.access_path())
         return dossier
 
     async def get_by_code(self, code: str, principal: Principal) -> Dossier:
@@ -562,7 +596,7 @@ class IntakeService:
         if doc is None:
             raise NotFound(f"No dossier with code {code}", code="dossier_not_found")
         dossier = Dossier.from_document(doc)
-        ensure_unit(principal, dossier.unit_path)
+        ensure_unit(principal, dossier.access_path())
         return dossier
 
 
@@ -590,6 +624,8 @@ class SlipKind(str):
     RECEIPT = "01"
     SUPPLEMENT = "02"
     REFUSAL = "03"
+    APOLOGY = "04"
+    PROCESS_CONTROL = "05"
 
 
 class SlipStore(Protocol):
@@ -682,8 +718,12 @@ async def render_slip(
                 issued_at=issued,
             )
         )
+    elif form in ("04", "05"):
+        from services.intake.slips_processing import render_processing_slip
+
+        pdf = render_processing_slip(dossier, form, slip_office, applicant, f"{service.public_base_url}/tra-cuu")
     else:
-        raise NotFound(f"Unknown form {form!r}; use 01, 02 or 03", code="unknown_form")
+        raise NotFound(f"Unknown form {form!r}; use 01, 02, 03, 04 or 05", code="unknown_form")
     await store.put_slip(key, dossier.id, form, pdf)
     return pdf
 

@@ -69,7 +69,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def install_health(app: FastAPI, service: str, checks: dict[str, ReadinessCheck]) -> None:
-    """`/healthz`: the process is alive. `/readyz`: its own dependencies answer."""
+    """`/healthz`: the process is alive. `/readyz`: its own dependencies answer.
+    `/metrics`: Prometheus metrics (kit.metrics), HTTP latency included."""
+    from services.kit.metrics import install_metrics
+
+    install_metrics(app, service)
 
     @app.get("/healthz", tags=["health"], operation_id="healthz")
     async def healthz() -> dict[str, str]:

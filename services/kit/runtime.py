@@ -7,6 +7,7 @@ Each service's `app.py` creates a `ServiceRuntime`, registers its subscribers on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.kit.bus import BrokerPublisher, ensure_streams, make_broker
+from services.kit.metrics import register_scrape_hook
 from services.kit.mongo import Document, make_mongo_client, ping
 from services.kit.outbox import OutboxRelay, ensure_outbox_indexes
 from services.kit.s3 import ObjectStore
@@ -54,6 +56,7 @@ class ServiceRuntime:
     async def start_clients(self) -> None:
         """MongoDB (and S3): before the service objects that use them are built."""
         self.mongo = make_mongo_client(self.settings.mongo_url, app_name=f"motcua-{self.name}")
+        register_scrape_hook(self.refresh_metrics)
         await ensure_outbox_indexes(self.db)
         if self.uses_s3:
             self.store = ObjectStore(
@@ -96,6 +99,30 @@ class ServiceRuntime:
 
     async def s3_ready(self) -> bool:
         return self.store is not None and await self.store.ping()
+
+    async def refresh_metrics(self) -> None:
+        """Scrape hook: outbox backlog, this service's consumer lag, dead letters."""
+        from services.contracts.streams import DEAD_LETTER
+        from services.kit.metrics import CONSUMER_PENDING, DEAD_LETTERS, OUTBOX_BACKLOG
+
+        if self.mongo is not None:
+            OUTBOX_BACKLOG.labels(self.name).set(await self.db["outbox"].count_documents({"published_at": None}))
+        try:
+            js = self.broker.config.connection_state.stream
+        except Exception:
+            return
+        for sub in self.broker.subscribers:
+            options = getattr(sub, "extra_options", None) or {}
+            durable, stream = options.get("durable"), options.get("stream")
+            if not durable or not stream:
+                continue
+            try:
+                info = await js.consumer_info(stream, durable)
+                CONSUMER_PENDING.labels(self.name, durable).set((info.num_pending or 0) + (info.num_ack_pending or 0))
+            except Exception:
+                continue
+        with contextlib.suppress(Exception):
+            DEAD_LETTERS.labels(DEAD_LETTER.name).set((await js.stream_info(DEAD_LETTER.name)).state.messages)
 
     def readiness_checks(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"nats": self.nats_ready, "mongo": self.mongo_ready}
