@@ -88,12 +88,23 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, flush_timeout_s: float = 3.0) -> None:
+        """Stop relaying; first flush what was committed so a clean shutdown leaves nothing pending."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if flush_timeout_s <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._flush(), timeout=flush_timeout_s)
+        except Exception as exc:  # whatever is left goes out at the next start
+            log.warning("outbox flush at shutdown incomplete: %s", exc)
+
+    async def _flush(self) -> None:
+        while await self.publish_pending():
+            pass
 
     async def _run(self) -> None:
         while True:

@@ -79,10 +79,17 @@ class ServiceRuntime:
         log.info("%s runtime started", self.name)
 
     async def stop(self) -> None:
+        """SIGTERM path: stop taking messages and let in-flight handlers finish, flush the
+        outbox while the connection is still up, then close everything."""
+        for subscriber in self.broker.subscribers:
+            try:
+                await asyncio.wait_for(subscriber.stop(), timeout=5)
+            except Exception as exc:
+                log.warning("subscriber stop: %s", exc)
         if self.relay:
-            await self.relay.stop()
+            await self.relay.stop(flush_timeout_s=3)
         try:
-            await asyncio.wait_for(self.broker.stop(), timeout=6)
+            await asyncio.wait_for(self.broker.stop(), timeout=5)
         except Exception as exc:
             log.warning("broker stop: %s", exc)
         if self.mongo is not None:

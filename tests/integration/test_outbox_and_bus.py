@@ -175,3 +175,21 @@ async def test_failing_consumer_dead_letters_with_error_and_replay_is_idempotent
     assert remaining == []
     info = await nc.jetstream().stream_info(DEAD_LETTER.name)
     assert info.config.name == "DEADLETTER"
+
+
+async def test_relay_stop_flushes_what_was_committed(
+    servers: Endpoints, db: AsyncDatabase[Document], nc: NatsClient
+) -> None:
+    """A clean shutdown publishes committed events before it closes (no wait for the next start)."""
+    broker = make_broker(servers.nats_url, service="test-relay-flush")
+    await broker.connect()
+    relay = OutboxRelay(db, BrokerPublisher(broker), poll_s=60.0)
+    relay.start()
+    await asyncio.sleep(0.1)  # the loop is idle, waiting for a wake-up that never comes
+    events = [_event(f"F-{uuid.uuid4().hex[:8]}") for _ in range(3)]
+    await add_to_outbox(db, events, session=None)
+    await relay.stop()
+    assert await db[OUTBOX_COLLECTION].count_documents({"published_at": None}) == 0
+    for event in events:
+        assert await _count_in_stream(nc, event.event_id) == 1
+    await broker.stop()
