@@ -71,7 +71,7 @@ class ServiceRuntime:
     async def start_bus(self) -> None:
         """Streams, subscribers (already registered on the broker), then the outbox relay."""
         await self.broker.connect()
-        await ensure_streams(self.broker.config.connection_state.stream)
+        await ensure_streams(self.broker.config.connection_state.stream, self.settings.stream_replicas)
         await self.broker.start()
         if self.with_relay:
             self.relay = OutboxRelay(self.db, BrokerPublisher(self.broker), poll_s=self.settings.outbox_poll_s)

@@ -36,6 +36,7 @@ class KitSettings(BaseSettings):
     dev_mailbox_url: str = ""
 
     # Bus behaviour
+    stream_replicas: int = Field(1, ge=1, le=5, description="3 on a province JetStream cluster")
     max_deliver: int = 6
     retry_backoff_s: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0, 30.0)
     outbox_poll_s: float = 0.5
