@@ -257,6 +257,20 @@ class Stack:
         tmp.write_text(json.dumps(self.state(), indent=2))
         tmp.replace(path)
 
+    def server(self, name: str) -> ManagedProcess:
+        for proc in self.servers:
+            if proc.name == name:
+                return proc
+        raise KeyError(f"no embedded server {name!r} (external URL configured?)")
+
+    def restart_server(self, name: str, down_s: float = 0.0, timeout: float = 60.0) -> None:
+        """Stop an embedded server, keep it down for `down_s`, start it again on the same port and data."""
+        proc = self.server(name)
+        proc.stop(timeout=5)
+        time.sleep(down_s)
+        proc.start()
+        proc.wait_ready(timeout)
+
     # ---- shutdown ---------------------------------------------------------------------
     def stop(self) -> None:
         """Services first (in parallel), then servers in reverse start order."""
