@@ -11,9 +11,13 @@ from fastapi.responses import JSONResponse
 from services.contracts.events import DossierReceived
 from services.intake.api import router
 from services.intake.model.reception import ReceptionError
+from services.intake.queue.wiring import install_queue
 from services.intake.reference_repository import ReferenceRepository
+from services.intake.replica import install_replica
 from services.intake.repository import DossierRepository, SlipRepository
 from services.intake.service import IntakeService
+from services.intake.wiring import IntakeProcessing, ProcessingSettings
+from services.kit.bus import document_publishers
 from services.kit.http import (
     error_body,
     install_auth,
@@ -22,12 +26,10 @@ from services.kit.http import (
     install_trace_header,
     instrument,
 )
-from services.kit.bus import document_publishers
 from services.kit.runtime import ServiceRuntime
-from services.kit.settings import KitSettings
 
 
-class IntakeSettings(KitSettings):
+class IntakeSettings(ProcessingSettings):
     service_name: str = "intake"
     port: int = 8001
     seed_sample_if_empty: bool = True
@@ -37,6 +39,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings)
     document_publishers(runtime.broker, [DossierReceived])
+    processing = IntakeProcessing(runtime, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,8 +62,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         app.state.intake = service
         app.state.reference_repo = reference_repo
         app.state.slips = SlipRepository(runtime.db)
+        await processing.start(app, service, dossiers)
         await runtime.start_bus()
         yield
+        await processing.stop()
         await runtime.stop()
 
     app = FastAPI(
@@ -79,6 +84,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     install_auth(app, settings)
     install_trace_header(app)
     app.include_router(router)
+    processing.install(app)
+    install_queue(app, runtime, settings)
     instrument(app)
     app.state.runtime = runtime
+    install_replica(app, runtime, settings.commune_domains, settings.max_deliver)
     return app

@@ -192,3 +192,38 @@ def document_publishers(broker: NatsBroker, events: list[type[Any]]) -> None:
             title=f"{event.subject}:{event.__name__}",
             description=(event.__doc__ or "").strip().splitlines()[0] if event.__doc__ else None,
         )
+
+
+def commune_stream_name(stream: str, domain: str) -> str:
+    """The province-side copy of a commune's stream, e.g. DOSSIER_FROM_COMMUNE_30307."""
+    return f"{stream}_FROM_{domain.upper().replace('-', '_').replace('.', '_')}"
+
+
+async def ensure_commune_sources(js: JetStreamContext, domains: list[str], streams: tuple[str, ...] = ("DOSSIER",)
+                                 ) -> list[str]:
+    """At the province: source each commune leaf's streams across JetStream domains.
+
+    A commune office's leaf node keeps its own streams while the WAN link is down; when the
+    link returns JetStream copies what it missed, in order and without repeats (the source
+    tracks its position), into these province streams.
+    """
+    from nats.js.api import ExternalStream, StreamSource
+
+    names = []
+    for domain in domains:
+        for stream in streams:
+            name = commune_stream_name(stream, domain)
+            config = StreamConfig(
+                name=name,
+                description=f"{stream} of the commune office in JetStream domain {domain}",
+                sources=[StreamSource(name=stream, external=ExternalStream(api=f"$JS.{domain}.API"))],
+                storage=StorageType.FILE,
+                retention=RetentionPolicy.LIMITS,
+                max_age=30 * 86400,
+            )
+            try:
+                await js.stream_info(name)
+            except NotFoundError:
+                await js.add_stream(config=config)
+            names.append(name)
+    return names

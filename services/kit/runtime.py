@@ -15,7 +15,7 @@ from faststream.nats import NatsBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.kit.bus import BrokerPublisher, ensure_streams, make_broker
+from services.kit.bus import BrokerPublisher, ensure_commune_sources, ensure_streams, make_broker
 from services.kit.metrics import register_scrape_hook
 from services.kit.mongo import Document, make_mongo_client, ping
 from services.kit.outbox import OutboxRelay, ensure_outbox_indexes
@@ -71,7 +71,10 @@ class ServiceRuntime:
     async def start_bus(self) -> None:
         """Streams, subscribers (already registered on the broker), then the outbox relay."""
         await self.broker.connect()
-        await ensure_streams(self.broker.config.connection_state.stream, self.settings.stream_replicas)
+        js = self.broker.config.connection_state.stream
+        await ensure_streams(js, self.settings.stream_replicas)
+        if self.settings.commune_domains:
+            await ensure_commune_sources(js, self.settings.commune_domains)
         await self.broker.start()
         if self.with_relay:
             self.relay = OutboxRelay(self.db, BrokerPublisher(self.broker), poll_s=self.settings.outbox_poll_s)
