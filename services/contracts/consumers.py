@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from services.contracts.notify import NOTIFY_CONSUMERS
 from services.contracts.payments import PAYMENTS_CONSUMERS
 from services.contracts.scan import SCAN_DOSSIER_RECEIVED
-from services.contracts.streams import NOTIFY_DOSSIER_RECEIVED, ConsumerSpec
+from services.contracts.streams import ConsumerSpec
 
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    NOTIFY_DOSSIER_RECEIVED,
+    *NOTIFY_CONSUMERS,
     SCAN_DOSSIER_RECEIVED,
     *PAYMENTS_CONSUMERS,
 )

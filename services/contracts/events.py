@@ -64,9 +64,13 @@ class DossierReceivedPayload(BaseModel):
     fees_due: list[FeeDue] = Field(default_factory=list)
     received_at: datetime
     due_at: datetime | None = None
+    remind_at: datetime | None = Field(
+        default=None, description="One working day before due_at (intake's calendar), for officer reminders"
+    )
     no_writing: bool = False
     no_appointment: bool = False
     lookup_url: str | None = None
+    field_code: str | None = None
 
 
 class DossierReceived(Event):

@@ -27,7 +27,6 @@ NOTIFY_DOSSIER_EVENTS = ConsumerSpec(
     subjects=("dossier.>",),
     service="notify",
     description="notify tells applicants and postal workers about dossier steps and tracks due dates for reminders",
-    ack_wait_s=60.0,
 )
 
 NOTIFY_PAYMENT_EVENTS = ConsumerSpec(
@@ -36,7 +35,6 @@ NOTIFY_PAYMENT_EVENTS = ConsumerSpec(
     subjects=("payment.>",),
     service="notify",
     description="notify sends the payer the receipt (biên lai) when fees are paid",
-    ack_wait_s=60.0,
 )
 
 NOTIFY_SHIPMENT_EVENTS = ConsumerSpec(
@@ -45,7 +43,6 @@ NOTIFY_SHIPMENT_EVENTS = ConsumerSpec(
     subjects=("shipment.>",),
     service="notify",
     description="notify tells the applicant about postal pickups and deliveries of their dossier",
-    ack_wait_s=60.0,
 )
 
 NOTIFY_CONSUMERS: tuple[ConsumerSpec, ...] = (NOTIFY_DOSSIER_EVENTS, NOTIFY_PAYMENT_EVENTS, NOTIFY_SHIPMENT_EVENTS)

@@ -10,6 +10,7 @@ arrive in the order the commune wrote them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -99,10 +100,8 @@ def build_replica_router(
                 )
                 doc = dossier.to_document()
                 doc["replica_of"] = domain
-                try:
+                with contextlib.suppress(DuplicateKeyError):  # already copied: a redelivery
                     await db()["dossiers"].insert_one(doc)
-                except DuplicateKeyError:
-                    pass  # already copied: a redelivery
 
             return replicate
 

@@ -152,6 +152,7 @@ class Stack:
     # the same adapters against them as against the real providers.
     SIMULATORS: tuple[tuple[str, str, str], ...] = (
         ("payments-sim", "services.payments.simulators", "MOTCUA_SIMULATOR_URL"),
+        ("notify-sim", "services.notify.simulators", "MOTCUA_NOTIFY_SIMULATOR_URL"),
     )
 
     def _simulator_env(self) -> dict[str, str]:
@@ -169,6 +170,13 @@ class Stack:
             "MOTCUA_POS_SECRET": self._dev_secret("pos-secret"),
             "MOTCUA_RECEIPT_LINK_SECRET": self._dev_secret("receipt-link-secret"),
         }
+        notify_sim = self.simulator_urls.get("notify-sim")
+        if notify_sim:
+            defaults["MOTCUA_SMS_PROVIDERS"] = json.dumps(
+                [{"name": n, "base_url": f"{notify_sim}/sms/{n}"} for n in ("primary", "backup")]
+            )
+            defaults["MOTCUA_ZALO_URL"] = f"{notify_sim}/zalo"
+            defaults["MOTCUA_ZALO_OA_SECRET"] = self._dev_secret("zalo-oa-secret")
         env.update({k: os.environ.get(k) or v for k, v in defaults.items()})
         return env
 

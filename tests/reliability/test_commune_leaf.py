@@ -130,16 +130,20 @@ def nats_pair(tmp_path: Path) -> Iterator[dict[str, Any]]:
     hub.stop()
 
 
-async def _wait_for_leaf(hub_http: int, timeout: float = 30) -> float:
+def _leaf_connected(hub_http: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{hub_http}/leafz", timeout=1) as r:
+            return bool(json.loads(r.read()).get("leafnodes", 0) >= 1)
+    except OSError:
+        return False
+
+
+async def _wait_for_leaf(hub_http: int, limit_s: float = 30) -> float:
     """Seconds until the hub sees the commune's leaf connection."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{hub_http}/leafz", timeout=1) as r:
-                if json.loads(r.read()).get("leafnodes", 0) >= 1:
-                    return time.monotonic() - started
-        except OSError:
-            pass
+    while time.monotonic() - started < limit_s:
+        if await asyncio.to_thread(_leaf_connected, hub_http):
+            return time.monotonic() - started
         await asyncio.sleep(0.2)
     raise AssertionError("the leaf node never connected to the hub")
 

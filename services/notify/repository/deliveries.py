@@ -1,0 +1,89 @@
+"""Delivery records: one per event × channel × recipient (unique `key`).
+
+A record is written before anything is sent and carries the rendered message, so sending is
+restartable: the retry scheduler reads due records (`next_attempt_at` reached) and sends
+them. Status changes are compare-and-set on (status, next_attempt_at), so two schedulers —
+or a scheduler and a redelivered event — never send the same attempt twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.kit.mongo import Document
+from services.notify.model.common import RETRYABLE_STATUSES
+
+HISTORY_MAX = 30
+
+
+class DeliveryRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.deliveries = db["deliveries"]
+
+    async def ensure_indexes(self) -> None:
+        await self.deliveries.create_index("key", unique=True)
+        await self.deliveries.create_index("dossier_code")
+        await self.deliveries.create_index("event_id")
+        await self.deliveries.create_index("unit_path")
+        await self.deliveries.create_index([("created_at", DESCENDING)])
+        await self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
+        await self.deliveries.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)], sparse=True)
+
+    async def insert(self, record: Document) -> Document | None:
+        """Insert a new record; returns the existing one when the key was taken."""
+        try:
+            await self.deliveries.insert_one(record)
+            return None
+        except DuplicateKeyError:
+            return await self.deliveries.find_one({"key": record["key"]})
+
+    async def get(self, delivery_id: str) -> Document | None:
+        return await self.deliveries.find_one({"_id": delivery_id})
+
+    async def by_provider_message(self, provider: str, message_id: str) -> Document | None:
+        return await self.deliveries.find_one({"provider": provider, "provider_message_id": message_id})
+
+    async def compare_and_set(
+        self,
+        delivery_id: str,
+        *,
+        expect_status: str,
+        expect_next: datetime | object | None = ...,
+        set_fields: dict[str, Any],
+        history: dict[str, Any] | None = None,
+        inc_attempts: bool = False,
+    ) -> bool:
+        """Change a record only if it is still in the expected state; True when it was changed."""
+        query: Document = {"_id": delivery_id, "status": expect_status}
+        if expect_next is not ...:
+            query["next_attempt_at"] = expect_next
+        update: Document = {"$set": set_fields}
+        if history is not None:
+            update["$push"] = {"history": {"$each": [history], "$slice": -HISTORY_MAX}}
+        if inc_attempts:
+            update["$inc"] = {"attempts": 1}
+        result = await self.deliveries.update_one(query, update)
+        return result.modified_count == 1
+
+    async def set_fields(self, delivery_id: str, fields: dict[str, Any]) -> None:
+        await self.deliveries.update_one({"_id": delivery_id}, {"$set": fields})
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Document]:
+        """Records whose next attempt has come: scheduled, retrying, or a sending lease that ran out."""
+        cursor = (
+            self.deliveries.find(
+                {"next_attempt_at": {"$lte": now}, "status": {"$in": [s.value for s in RETRYABLE_STATUSES]}}
+            )
+            .sort("next_attempt_at", ASCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list(length=limit)
+
+    async def find(self, query: dict[str, Any], limit: int = 100) -> list[Document]:
+        cursor = self.deliveries.find(query).sort("created_at", DESCENDING).limit(limit)
+        return await cursor.to_list(length=limit)

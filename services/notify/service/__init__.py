@@ -1,0 +1,143 @@
+"""Notify's use cases: events in, deliveries out; templates, consent, contacts, reminders.
+
+`NotifyService.handle` is what the bus subscribers call. It keeps the projection of open
+dossiers, turns the event into notices, the notices into delivery records (idempotent per
+event × channel × recipient) and hands them to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.contracts.events import Event
+from services.contracts.payments import PaymentPaid
+from services.notify.model.reminders import project
+from services.notify.model.routing import (
+    DOSSIER_EVENTS,
+    LooseEvent,
+    Notice,
+    dossier_notices,
+    payment_notices,
+    shipment_notices,
+)
+from services.notify.repository import (
+    ContactRepository,
+    DeliveryRepository,
+    DossierRepository,
+    PreferenceRepository,
+)
+from services.notify.service.dispatcher import DispatchConfig, Dispatcher
+from services.notify.service.planner import Planner
+from services.notify.service.reminders import ReminderService
+from services.notify.service.templates import TemplateService, load_default_sources
+
+log = logging.getLogger("motcua.notify")
+
+__all__ = [
+    "DispatchConfig",
+    "Dispatcher",
+    "NotifyParts",
+    "NotifyService",
+    "Planner",
+    "ReceiptKeys",
+    "ReminderService",
+    "TemplateService",
+    "load_default_sources",
+]
+
+
+class NotifyService:
+    def __init__(
+        self,
+        planner: Planner,
+        dispatcher: Dispatcher,
+        dossiers: DossierRepository,
+        reminders: ReminderService,
+        *,
+        clock: Callable[[], datetime],
+        notify_statuses: frozenset[str] = frozenset({"suspended", "withdrawn"}),
+    ) -> None:
+        self.planner = planner
+        self.dispatcher = dispatcher
+        self.dossiers = dossiers
+        self.reminders = reminders
+        self.clock = clock
+        self.notify_statuses = notify_statuses
+
+    async def handle(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
+        """One bus message; returns the ids of the deliveries it caused (existing ones included)."""
+        family = subject.split(".", 1)[0]
+        if family == "dossier":
+            return await self._dossier_event(subject, body, trace_id)
+        if subject == PaymentPaid.subject:
+            event = PaymentPaid.model_validate(body)
+            return await self._deliver(event, payment_notices(event), trace_id)
+        if family == "shipment":
+            try:
+                loose = LooseEvent.model_validate({**body, "type": body.get("type") or subject})
+            except ValidationError as exc:
+                log.warning("shipment event %s without a usable envelope: %s", subject, exc.error_count())
+                return []
+            return await self._deliver(loose, shipment_notices(loose), trace_id)
+        return []
+
+    async def _dossier_event(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
+        cls = DOSSIER_EVENTS.get(subject)
+        if cls is None:
+            return []
+        event = cls.model_validate(body)
+        current = await self.dossiers.get(event.payload.dossier_id)
+        view = project(current, event, trace_id)
+        if view is not None:
+            await self.dossiers.save(view)
+        return await self._deliver(event, dossier_notices(event, notify_statuses=self.notify_statuses), trace_id)
+
+    async def _deliver(self, event: Event, notices: list[Notice], trace_id: str | None) -> list[str]:
+        if not notices:
+            return []
+        records = await self.planner.records(
+            notices,
+            event_id=event.event_id,
+            event_type=event.type,
+            unit_code=event.unit_code,
+            unit_path=event.unit_path or [event.unit_code],
+            trace_id=trace_id,
+        )
+        return await self.dispatcher.submit(records)
+
+
+class ReceiptKeys:
+    """Secrets that authenticate providers' delivery receipts."""
+
+    def __init__(self, sms: dict[str, str], zalo_app_id: str = "", zalo_oa_secret: str = "") -> None:
+        self.sms = sms
+        self.zalo_app_id = zalo_app_id
+        self.zalo_oa_secret = zalo_oa_secret
+
+
+class NotifyParts:
+    """Everything the HTTP API needs, built once in the app's lifespan."""
+
+    def __init__(
+        self,
+        service: NotifyService,
+        templates: TemplateService,
+        deliveries: DeliveryRepository,
+        preferences: PreferenceRepository,
+        contacts: ContactRepository,
+        keys: ReceiptKeys,
+    ) -> None:
+        self.service = service
+        self.dispatcher = service.dispatcher
+        self.reminders = service.reminders
+        self.templates = templates
+        self.deliveries = deliveries
+        self.preferences = preferences
+        self.contacts = contacts
+        self.keys = keys
+        self.clock = service.clock

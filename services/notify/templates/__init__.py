@@ -1,0 +1,1 @@
+"""Default notification templates shipped with notify: `<key>.<channel>.j2` (see model.templates)."""
