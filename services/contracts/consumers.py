@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.contracts.notify import NOTIFY_CONSUMERS
 from services.contracts.payments import PAYMENTS_CONSUMERS
+from services.contracts.postal import POSTAL_CONSUMERS
 from services.contracts.scan import SCAN_DOSSIER_RECEIVED
 from services.contracts.streams import ConsumerSpec
 
@@ -11,4 +12,5 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     *NOTIFY_CONSUMERS,
     SCAN_DOSSIER_RECEIVED,
     *PAYMENTS_CONSUMERS,
+    *POSTAL_CONSUMERS,
 )

@@ -153,6 +153,7 @@ class Stack:
     SIMULATORS: tuple[tuple[str, str, str], ...] = (
         ("payments-sim", "services.payments.simulators", "MOTCUA_SIMULATOR_URL"),
         ("notify-sim", "services.notify.simulators", "MOTCUA_NOTIFY_SIMULATOR_URL"),
+        ("postal-sim", "services.postal.simulator", "MOTCUA_POSTAL_OPERATOR_URL"),
     )
 
     def _simulator_env(self) -> dict[str, str]:
@@ -169,6 +170,8 @@ class Stack:
             "MOTCUA_BANK_WEBHOOK_SECRET": self._dev_secret("bank-webhook-secret"),
             "MOTCUA_POS_SECRET": self._dev_secret("pos-secret"),
             "MOTCUA_RECEIPT_LINK_SECRET": self._dev_secret("receipt-link-secret"),
+            "MOTCUA_POSTAL_OPERATOR_TOKEN": self._dev_secret("postal-operator-token"),
+            "MOTCUA_POSTAL_WEBHOOK_SECRET": self._dev_secret("postal-webhook-secret"),
         }
         notify_sim = self.simulator_urls.get("notify-sim")
         if notify_sim:

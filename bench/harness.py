@@ -1,0 +1,367 @@
+"""`make bench`: the whole stack on this machine, measured against its own servers' limits.
+
+In one run it starts the embedded servers and all services (as `motcua up` does), then
+measures raw baselines (MongoDB inserts and indexed finds at the services' concurrency,
+acknowledged JetStream publishes, S3 PUTs of 1 MB), intake throughput end to end (HTTP →
+dossier stored → `dossier.received` published → notify's delivery recorded), public lookup
+throughput, reception latency at a fixed open-loop rate, event lag, lookup latency as the
+dossier count grows, and each service's peak RSS. Prints one table and writes
+bench/results/bench-<time>.json. Figures, not pass/fail: ratios hold on noisy machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from minio import Minio
+from pymongo import AsyncMongoClient
+
+from services.kit.auth import Role, mint_dev_token
+from services.launcher.stack import Stack
+
+CONCURRENCY = 16  # HTTP clients in flight, and the services' typical in-flight database operations
+OFFICE = "ttpvhcc-long-xuyen"
+TARGETS = {
+    "intake_ratio": ("intake throughput ÷ raw single insert rate", ">=", 0.5),
+    "lookup_ratio": ("lookup throughput ÷ raw indexed find rate", ">=", 0.7),
+    "reception_p99_ms": ("reception p99 at the open-loop rate (ms)", "<=", 50.0),
+    "event_lag_p99_ms": ("event lag p99 at the open-loop rate (ms)", "<=", 250.0),
+    "lookup_scale_ratio": ("lookup latency at the large set ÷ at 10k", "<=", 1.3),
+}
+
+
+def _dossier(email: str, phone: str) -> dict[str, Any]:
+    return {
+        "office_id": OFFICE,
+        "procedure_code": "2.000815",
+        "applicant": {"full_name": "Nguyễn Văn Bench", "id_number": "089203004567", "phone": phone, "email": email},
+        "components": [{"component_id": "ban_chinh"}],
+        "form_data": {"ten_giay_to": "Bằng tốt nghiệp", "so_trang": 1, "so_ban": 1},
+    }
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _bounded(n: int, concurrency: int, job: Any) -> float:
+    """Run job(i) for i < n with `concurrency` in flight; returns elapsed seconds."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await job(queue.get_nowait())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+# ---- raw baselines ----------------------------------------------------------------------------
+async def raw_mongo(url: str, n: int) -> dict[str, float]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    coll = client["motcua_bench_raw"]["docs"]
+    await coll.drop()
+    await coll.create_index("code", unique=True)
+    insert_s = await _bounded(n, CONCURRENCY, lambda i: coll.insert_one({"code": f"c{i}", "payload": "x" * 1500}))
+    find_s = await _bounded(n, CONCURRENCY, lambda i: coll.find_one({"code": f"c{(i * 7919) % n}"}))
+    await client.drop_database("motcua_bench_raw")
+    await client.close()
+    return {"mongo_insert_per_s": n / insert_s, "mongo_find_per_s": n / find_s}
+
+
+async def raw_nats(url: str, n: int) -> dict[str, float]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    name = f"BENCH{uuid.uuid4().hex[:6].upper()}"
+    await js.add_stream(name=name, subjects=[f"{name.lower()}.>"])
+    payload = b"x" * 1500
+    took = await _bounded(
+        n, CONCURRENCY, lambda i: js.publish(f"{name.lower()}.x", payload, headers={"Nats-Msg-Id": f"{i}"})
+    )
+    await js.delete_stream(name)
+    await nc.close()
+    return {"nats_publish_per_s": n / took}
+
+
+def raw_s3(endpoint: str, access: str, secret: str, n: int) -> dict[str, float]:
+    client = Minio(endpoint, access_key=access, secret_key=secret, secure=False)
+    bucket = "motcua-bench-raw"
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    data = os.urandom(1024 * 1024)
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: client.put_object(bucket, f"o{i}", io.BytesIO(data), len(data)), range(n)))
+    return {"s3_put_mb_per_s": n / (time.perf_counter() - started)}
+
+
+# ---- the system -----------------------------------------------------------------------------
+class System:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        secret = stack.service_env()["MOTCUA_AUTH_DEV_SECRET"]
+        self.officer = {
+            "Authorization": "Bearer "
+            + mint_dev_token(secret, subject="bench", roles=[Role.RECEPTION_OFFICER], unit_code="30307", name="Bench")
+        }
+        self.intake = stack.running["intake"].url
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.endpoints.mongo_url, tz_aware=True)
+
+    async def delivered(self, codes: set[str]) -> dict[str, datetime]:
+        """dossier code → when notify recorded its e-mail delivery."""
+        found: dict[str, datetime] = {}
+        cursor = self.mongo["motcua_notify"]["deliveries"].find(
+            {"dossier_code": {"$in": list(codes)}, "channel": "email"}, {"dossier_code": 1, "created_at": 1}
+        )
+        async for d in cursor:
+            found[d["dossier_code"]] = d["created_at"]
+        return found
+
+    async def wait_delivered(self, codes: set[str], limit_s: float = 120) -> dict[str, datetime]:
+        deadline = time.monotonic() + limit_s
+        found: dict[str, datetime] = {}
+        while time.monotonic() < deadline:
+            found = await self.delivered(codes)
+            if len(found) >= len(codes):
+                break
+            await asyncio.sleep(0.2)
+        return found
+
+    async def throughput(self, http: httpx.AsyncClient, n: int) -> dict[str, float]:
+        codes: set[str] = set()
+
+        async def receive(i: int) -> None:
+            r = await http.post(
+                f"{self.intake}/dossiers",
+                json=_dossier(f"t{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678"),
+                headers=self.officer,
+            )
+            r.raise_for_status()
+            codes.add(r.json()["code"])
+
+        started = time.perf_counter()
+        await _bounded(n, CONCURRENCY, receive)
+        http_done = time.perf_counter() - started
+        found = await self.wait_delivered(codes)
+        chain_done = time.perf_counter() - started
+        return {
+            "intake_http_per_s": n / http_done,
+            "intake_end_to_end_per_s": len(found) / chain_done,
+            "intake_end_to_end_completed": float(len(found)),
+            "intake_requests": float(n),
+            "_codes": list(codes),
+        }  # type: ignore[dict-item]
+
+    async def lookups(self, http: httpx.AsyncClient, codes: list[str], n: int) -> tuple[float, list[float]]:
+        latencies: list[float] = []
+
+        async def lookup(i: int) -> None:
+            started = time.perf_counter()
+            r = await http.get(f"{self.intake}/public/lookup", params={"code": codes[i % len(codes)], "last4": "5678"})
+            r.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+        took = await _bounded(n, CONCURRENCY, lookup)
+        return n / took, latencies
+
+    async def open_loop(self, http: httpx.AsyncClient, rate: float, seconds: float) -> dict[str, float]:
+        """Requests leave on schedule whether or not earlier ones have returned."""
+        latencies: list[float] = []
+        responded_at: dict[str, float] = {}
+        errors = 0
+
+        async def one() -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            try:
+                r = await http.post(
+                    f"{self.intake}/dossiers",
+                    json=_dossier(f"o.{uuid.uuid4().hex[:8]}@bench.vn", "0912345678"),
+                    headers=self.officer,
+                )
+            except httpx.HTTPError:
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - started) * 1000)
+            if r.status_code == 201:
+                responded_at[r.json()["code"]] = time.time()
+            else:
+                errors += 1
+
+        tasks = []
+        begin = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = begin + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        found = await self.wait_delivered(set(responded_at))
+        lags = [(found[c].timestamp() - t) * 1000 for c, t in responded_at.items() if c in found]
+        return {
+            "open_loop_rate": rate,
+            "open_loop_seconds": seconds,
+            "open_loop_errors": float(errors),
+            "reception_p50_ms": _pct(latencies, 0.5),
+            "reception_p95_ms": _pct(latencies, 0.95),
+            "reception_p99_ms": _pct(latencies, 0.99),
+            "event_lag_p50_ms": _pct(lags, 0.5),
+            "event_lag_p99_ms": _pct(lags, 0.99),
+            "events_delivered": float(len(lags)),
+        }
+
+    async def grow_dossiers(self, template_code: str, total: int) -> None:
+        """Load copies of a stored dossier straight into intake's database (the scale test)."""
+        coll = self.mongo["motcua_intake"]["dossiers"]
+        template = await coll.find_one({"code": template_code})
+        assert template is not None
+        have = await coll.estimated_document_count()
+        batch: list[dict[str, Any]] = []
+        for i in range(have, total):
+            doc = dict(template)
+            doc["_id"] = uuid.uuid4().hex
+            doc["code"] = f"999.99.99.B{i // 1_000_000:02d}-{(i // 10_000) % 100:06d}-{i % 10_000:04d}"
+            batch.append(doc)
+            if len(batch) == 2000:
+                await coll.insert_many(batch, ordered=False)
+                batch = []
+        if batch:
+            await coll.insert_many(batch, ordered=False)
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        out = {}
+        for name, svc in self.stack.running.items():
+            try:
+                status = Path(f"/proc/{svc.process.pid}/status").read_text()
+                hwm = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+                out[f"peak_rss_{name}_mb"] = int(hwm.split()[1]) / 1024
+            except (OSError, StopIteration, TypeError):
+                continue
+        return out
+
+
+async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    ep = stack.endpoints
+    results: dict[str, Any] = {}
+    print("raw baselines …", flush=True)
+    results.update(await raw_mongo(ep.mongo_url, args.raw_n))
+    results.update(await raw_nats(ep.nats_url, args.raw_n))
+    results.update(await asyncio.to_thread(raw_s3, ep.s3_endpoint, ep.s3_access_key, ep.s3_secret_key, 40))
+    system = System(stack)
+    limits = httpx.Limits(max_connections=CONCURRENCY * 8, max_keepalive_connections=CONCURRENCY * 4)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        await http.post(
+            f"{system.intake}/dossiers", json=_dossier("warm@bench.vn", "0912345678"), headers=system.officer
+        )
+        print("intake throughput …", flush=True)
+        t = await system.throughput(http, args.receptions)
+        codes = t.pop("_codes")
+        results.update(t)
+        print("lookup throughput …", flush=True)
+        lookup_rate, small_lat = await system.lookups(http, codes, args.lookups)
+        results["lookup_per_s"] = lookup_rate
+        results["lookup_p50_ms_small_set"] = _pct(small_lat, 0.5)
+        print(f"open loop {args.rate}/s for {args.seconds}s …", flush=True)
+        results.update(await system.open_loop(http, args.rate, args.seconds))
+        print(f"scale: lookup latency at 10k and {args.large:,} dossiers …", flush=True)
+        await system.grow_dossiers(codes[0], 10_000)
+        _, lat_10k = await system.lookups(http, codes, 400)
+        await system.grow_dossiers(codes[0], args.large)
+        _, lat_large = await system.lookups(http, codes, 400)
+        results["lookup_p50_ms_at_10k"] = statistics.median(lat_10k)
+        results[f"lookup_p50_ms_at_{args.large}"] = statistics.median(lat_large)
+        results["lookup_scale_ratio"] = statistics.median(lat_large) / statistics.median(lat_10k)
+        results["scale_large_set"] = args.large
+    results.update(system.peak_rss_mb())
+    await system.mongo.close()
+    results["intake_ratio"] = results["intake_end_to_end_per_s"] / results["mongo_insert_per_s"]
+    results["lookup_ratio"] = results["lookup_per_s"] / results["mongo_find_per_s"]
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [f"{'figure':52} {'value':>12}"]
+    for key, value in results.items():
+        if isinstance(value, float):
+            lines.append(f"{key:52} {value:12.1f}" if abs(value) >= 10 else f"{key:52} {value:12.3f}")
+        elif isinstance(value, int):
+            lines.append(f"{key:52} {value:12d}")
+    lines.append("")
+    lines.append(f"{'target':52} {'value':>12} {'goal':>10}  met")
+    for key, (label, op, goal) in TARGETS.items():
+        value = results.get(key)
+        if value is None:
+            continue
+        met = value >= goal if op == ">=" else value <= goal
+        lines.append(f"{label:52} {value:12.2f} {op}{goal:>8}  {'yes' if met else 'NO'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--receptions", type=int, default=400)
+    parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--raw-n", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=100_000,
+        help="dossiers for the scale figure (1000000 for the full test; loading takes minutes)",
+    )
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
+    stack = Stack(
+        data_dir=root,
+        random_ports=True,
+        extra_env={
+            "MOTCUA_LOG_LEVEL": "WARNING",
+            "MOTCUA_LOOKUP_RATE_PER_MINUTE": "100000000",
+            "MOTCUA_LOOKUP_BURST": "100000",
+            "MOTCUA_OUTBOX_POLL_S": "0.2",
+        },
+    )
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "python": platform.python_version(),
+    }
+    try:
+        stack.start_servers()
+        stack.start_services(wait=90)
+        results.update(asyncio.run(run(stack, args)))
+    finally:
+        stack.stop()
+    print()
+    print(report(results))
+    out = Path(__file__).parent / "results" / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Postal operator adapters: one interface, one implementation per operator's API."""

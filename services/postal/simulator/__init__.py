@@ -1,0 +1,1 @@
+"""Local simulator of a VNPost-style postal operator (`python -m services.postal.simulator`)."""

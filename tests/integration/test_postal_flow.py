@@ -1,0 +1,739 @@
+"""Postal against the real servers (NATS JetStream, MongoDB) and the VNPost-style operator
+simulator running as a real process (`python -m services.postal.simulator`) on a loopback port.
+
+The postal app runs its real lifespan (broker, subscribers, outbox relay, sweeper) and is also
+served over real HTTP, so the simulated operator's signed webhooks reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pypdf
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload, DossierResultReady
+from services.contracts.events import DossierResultReadyPayload as ReadyPayload
+from services.contracts.streams import DOSSIER, SHIPMENT
+from services.kit.auth import Role
+from services.launcher.ports import free_port
+from services.launcher.servers import Endpoints
+from services.postal.app import PostalSettings, create_app
+from services.postal.model.signatures import sign_body
+from tests.support import auth, running_app, settings_for
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "operator-api-token-0123456789"
+SECRET = "operator-webhook-secret-0123456789"
+UNIT = "30280"  # a commune (phường Mỹ Bình) of An Giang (91)
+PATH = [UNIT, "91"]
+OFFICE = "ubnd-my-binh"
+
+AGENT = auth(Role.POSTAL_AGENT, unit_code=UNIT, subject="bd-07", name="Trần Văn Bưu")
+OFFICER = auth(Role.RECEPTION_OFFICER, unit_code=UNIT, subject="mc-03", name="Lê Thị Một Cửa")
+PROVINCE_ADMIN = auth(Role.PROVINCE_ADMIN, unit_code="91", subject="tinh-01", name="Quản trị tỉnh")
+OTHER_COMMUNE = auth(Role.RECEPTION_OFFICER, unit_code="30283", subject="mc-99")
+
+COMPONENTS = [
+    {"component_id": "to_khai", "name": "Tờ khai đăng ký khai sinh", "count": 1},
+    {"component_id": "giay_chung_sinh", "name": "Giấy chứng sinh", "count": 1},
+]
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    client: httpx.AsyncClient  # in-process (ASGI)
+    http: httpx.AsyncClient  # real HTTP, to the simulator and to our webhooks
+    base_url: str
+    sim: str
+    customer: str
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.postal.simulator", "--port", str(port), "--step-delay", "0.05"],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            errors = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"postal simulator did not start: {errors}")
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+async def env(servers: Endpoints, simulator: str) -> AsyncIterator[Env]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    customer = f"MC-{uuid.uuid4().hex[:6].upper()}"
+    settings = settings_for(
+        servers,
+        PostalSettings,
+        postal_public_url=base_url,
+        postal_operator_url=simulator,
+        postal_customer_code=customer,
+        postal_operator_token=TOKEN,
+        postal_webhook_secret=SECRET,
+        postal_durable_suffix=f"-{uuid.uuid4().hex[:6]}",
+        postal_sweep_interval_s=3600,
+        postal_carriage_in_province=20_000,
+        postal_carriage_out_of_province=30_000,
+        postal_max_attempts=3,
+    )
+    http = httpx.AsyncClient(timeout=15)
+    (
+        await http.post(
+            f"{simulator}/admin/customers",
+            json={
+                "customer_code": customer,
+                "token": TOKEN,
+                "webhook_secret": SECRET,
+                "webhook_url": f"{base_url}/webhooks/vnpost",
+            },
+        )
+    ).raise_for_status()
+    app = create_app(settings)
+    lifespan = running_app(app)
+    client = await lifespan.__aenter__()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    yield Env(app, client, http, base_url, simulator, customer)
+    server.should_exit = True
+    await task
+    await lifespan.__aexit__(None, None, None)
+    await http.aclose()
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _address(street: str = "12 Trần Hưng Đạo", province_code: str = "91") -> dict[str, Any]:
+    return {"province_code": province_code, "province": "An Giang", "commune": "Phường Mỹ Bình", "street": street}
+
+
+def _pickup_body(option: str = "both", phone: str = "0987654321", **extra: Any) -> dict[str, Any]:
+    return {
+        "option": option,
+        "office_id": OFFICE,
+        "office_name": "UBND phường Mỹ Bình",
+        "unit_path": PATH,
+        "procedure_code": "1.001193",
+        "procedure_name": "Đăng ký khai sinh",
+        "applicant": {
+            "full_name": "Nguyễn Văn An",
+            "id_number": "089203004567",
+            "phone": phone,
+            "email": "an@example.vn",
+            "address": "12 Trần Hưng Đạo, Mỹ Bình, An Giang",
+        },
+        "pickup_address": _address(),
+        "components": COMPONENTS,
+        "form_data": {"ho_ten_tre": "Nguyễn Văn Bình", "ngay_sinh": "2026-02-20"},
+        "preferred_time": "sáng thứ Hai",
+        **extra,
+    }
+
+
+async def _events(
+    nc: NatsClient,
+    subject: str,
+    key: str,
+    value: str,
+    *,
+    expect: int = 1,
+    wait_s: float = 8.0,
+    stream: str = SHIPMENT.name,
+) -> list[dict[str, Any]]:
+    """Bodies of `subject` events whose payload[key] == value (waits for the relay)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found: list[dict[str, Any]] = []
+        sub = await nc.jetstream().subscribe(subject, stream=stream, ordered_consumer=True)
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=0.3)
+                except TimeoutError:
+                    break
+                body = json.loads(msg.data)
+                if body["payload"].get(key) == value:
+                    found.append(body)
+        finally:
+            await sub.unsubscribe()
+        if len(found) >= expect or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def _until(env: Env, path: str, check: Any, *, headers: dict[str, str] = OFFICER, wait_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + wait_s
+    while True:
+        response = await env.client.get(path, headers=headers)
+        if response.status_code == 200 and check(response.json()):
+            return response.json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path}: condition not met; last {response.status_code} {response.text[:800]}")
+        await asyncio.sleep(0.1)
+
+
+async def _collect(env: Env, **extra: Any) -> dict[str, Any]:
+    """An officer takes a pickup by phone; the postal worker checks the papers and signs the slip."""
+    response = await env.client.post("/pickups", headers=OFFICER, json=_pickup_body(**extra))
+    assert response.status_code == 201, response.text
+    pickup = response.json()
+    assert pickup["status"] == "scheduled" and pickup["tracking_number"].endswith("VN"), pickup
+    check = await env.client.post(
+        f"/pickups/{pickup['id']}/check",
+        headers=AGENT,
+        json={
+            "items": [
+                {"component_id": "to_khai", "present": True, "count": 1},
+                {"component_id": "giay_chung_sinh", "present": True, "count": 1},
+            ]
+        },
+    )
+    assert check.status_code == 200 and check.json()["check"]["complete"], check.text
+    slip = await env.client.post(
+        f"/pickups/{pickup['id']}/slip",
+        headers=AGENT,
+        json={
+            "sender_name": "Nguyễn Văn An",
+            "seal_number": f"NP-{uuid.uuid4().hex[:4]}",
+            "collected_fees": [{"kind": "duty", "name": "Lệ phí đăng ký khai sinh", "amount": 8000}],
+            "prepay_return": False,
+        },
+    )
+    assert slip.status_code == 200, slip.text
+    return dict(slip.json())
+
+
+async def _hand_over(env: Env, pickup_ids: list[str]) -> dict[str, Any]:
+    draft = await env.client.post("/handovers", headers=AGENT, json={"office_id": OFFICE, "pickup_ids": pickup_ids})
+    assert draft.status_code == 201, draft.text
+    record = draft.json()
+    first = await env.client.post(f"/handovers/{record['id']}/sign", headers=AGENT, json={"counted": len(pickup_ids)})
+    assert first.status_code == 200 and first.json()["status"] == "draft", first.text
+    second = await env.client.post(
+        f"/handovers/{record['id']}/sign", headers=OFFICER, json={"counted": len(pickup_ids)}
+    )
+    assert second.status_code == 200, second.text
+    return dict(second.json())
+
+
+async def _result_ready(nc: NatsClient, dossier_id: str, code: str, *, phone: str = "0987654321") -> None:
+    event = DossierResultReady(
+        unit_code=UNIT,
+        unit_path=PATH,
+        payload=ReadyPayload(
+            dossier_id=dossier_id,
+            dossier_code=code,
+            procedure_code="1.001193",
+            procedure_name="Đăng ký khai sinh",
+            office_id=OFFICE,
+            channel="postal",
+            return_channel="postal",
+            applicant=ApplicantContact(name="Nguyễn Văn An", phone=phone, email="an@example.vn"),
+            status="result_ready",
+        ),
+    )
+    await nc.jetstream().publish(
+        event.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}, stream=DOSSIER.name
+    )
+
+
+async def _delivery_for(env: Env, code: str) -> dict[str, Any]:
+    found = await _until(env, f"/deliveries?dossier_code={code}", lambda rows: len(rows) == 1)
+    return dict(found[0])
+
+
+def _code() -> str:
+    return f"000.00.30.H01-260302-{uuid.uuid4().int % 10000:04d}"
+
+
+async def _sim(env: Env, method: str, path: str, **kwargs: Any) -> Any:
+    response = await env.http.request(method, f"{env.sim}{path}", **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+# ---- pickup → hand-over → submitted ----------------------------------------------------------------
+async def test_pickup_to_handover_publishes_the_reception_for_intake(env: Env, nc: NatsClient) -> None:
+    one = await _collect(env)
+    two = await _collect(env, option="submit", phone="0912345678")
+    assert one["slip"]["total_collected"] == 20_000 + 8_000 and one["slip"]["receipt_number"].startswith("BC/")
+    assert one["shipment_status"] == "picked_up"
+
+    # roles and units: a one-stop officer cannot sign a slip, another commune cannot read it
+    denied = await env.client.post(
+        f"/pickups/{one['id']}/slip", headers=OFFICER, json={"sender_name": "x", "seal_number": "y"}
+    )
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "role_not_allowed"
+    assert (await env.client.get(f"/pickups/{one['id']}", headers=OTHER_COMMUNE)).status_code == 403
+
+    record = await _hand_over(env, [one["id"], two["id"]])
+    assert record["status"] == "signed" and record["signed_at"]
+    assert record["postal_signature"]["subject"] == "bd-07" and record["office_signature"]["subject"] == "mc-03"
+    assert [i["slip_number"] for i in record["items"]] == [one["tracking_number"], two["tracking_number"]]
+
+    signed = await _events(nc, "postal.handover_signed", "reception_id", one["id"])
+    assert len(signed) == 1
+    body = signed[0]
+    p = body["payload"]
+    assert body["unit_path"] == PATH and body["unit_code"] == UNIT
+    assert p["dossier_id"] == one["dossier_id"] and p["channel"] == "postal" and p["return_channel"] == "postal"
+    assert datetime.fromisoformat(p["received_at"]) == datetime.fromisoformat(record["signed_at"])
+    assert p["applicant"]["id_number"] == "089203004567" and p["applicant"]["phone"] == "0987654321"
+    assert [c["component_id"] for c in p["components"]] == ["to_khai", "giay_chung_sinh"]
+    assert p["form_data"]["ho_ten_tre"] == "Nguyễn Văn Bình"
+    assert p["dispatch_slip_number"] == one["tracking_number"] and p["handover_record_number"] == record["number"]
+    assert p["office_officer"]["subject"] == "mc-03" and p["postal_worker"]["subject"] == "bd-07"
+    assert p["return_address"]["line"].startswith("12 Trần Hưng Đạo")
+    second = await _events(nc, "postal.handover_signed", "reception_id", two["id"])
+    assert second[0]["payload"]["return_channel"] == "counter"
+
+    statuses = [e["payload"]["status"] for e in await _events(nc, "shipment.>", "shipment_id", one["id"], expect=3)]
+    assert statuses == ["created", "picked_up", "handed_over"]
+    handed = await _events(nc, "shipment.handed_over", "shipment_id", one["id"])
+    assert handed[0]["payload"]["applicant"]["phone"] == "0987654321"
+
+    # signing again is refused; the record is binding
+    again = await env.client.post(f"/handovers/{record['id']}/sign", headers=OFFICER, json={"counted": 2})
+    assert again.status_code == 409
+    pdf = await env.client.get(f"/handovers/{record['id']}/record.pdf", headers=OFFICER)
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    assert pdf.status_code == 200 and "BIÊN BẢN GIAO NHẬN" in text and one["tracking_number"] in text
+    slip_pdf = await env.client.get(f"/pickups/{one['id']}/slip.pdf", headers=AGENT)
+    slip_text = pypdf.PdfReader(io.BytesIO(slip_pdf.content)).pages[0].extract_text()
+    assert "PHIẾU GỬI" in slip_text and one["tracking_number"] in slip_text
+
+    # intake answers with dossier.received: postal links the code it assigned
+    code = _code()
+    received = DossierReceived(
+        unit_code=UNIT,
+        unit_path=PATH,
+        payload=DossierReceivedPayload(
+            dossier_id=one["dossier_id"],
+            dossier_code=code,
+            procedure_code="1.001193",
+            procedure_name="Đăng ký khai sinh",
+            office_id=OFFICE,
+            channel="postal",
+            applicant=ApplicantContact(name="Nguyễn Văn An"),
+            received_at=record["signed_at"],
+        ),
+    )
+    await nc.jetstream().publish(
+        received.subject,
+        received.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": received.event_id},
+        stream=DOSSIER.name,
+    )
+    await _until(env, f"/pickups/{one['id']}", lambda p: p["dossier_code"] == code)
+
+
+async def test_a_record_needs_a_matching_count_and_collected_slips(env: Env) -> None:
+    one = await _collect(env)
+    draft = await env.client.post("/handovers", headers=AGENT, json={"office_id": OFFICE, "pickup_ids": [one["id"]]})
+    record = draft.json()
+    wrong = await env.client.post(f"/handovers/{record['id']}/sign", headers=OFFICER, json={"counted": 2})
+    assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "count_mismatch"
+    twice = await env.client.post("/handovers", headers=AGENT, json={"office_id": OFFICE, "pickup_ids": [one["id"]]})
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "on_another_record"
+    fresh = (await env.client.post("/pickups", headers=OFFICER, json=_pickup_body())).json()
+    not_collected = await env.client.post(
+        "/handovers", headers=AGENT, json={"office_id": OFFICE, "pickup_ids": [fresh["id"]]}
+    )
+    assert not_collected.status_code == 409 and not_collected.json()["error"]["code"] == "not_collected"
+    cancelled = await env.client.post(f"/handovers/{record['id']}/cancel", headers=AGENT, json={"reason": "nhầm"})
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await env.client.get(f"/pickups/{one['id']}", headers=AGENT)).json()["handover_id"] is None
+
+
+async def test_a_citizen_orders_online_and_follows_it(env: Env) -> None:
+    response = await env.client.post("/public/pickups", json=_pickup_body(phone="0977000111"))
+    assert response.status_code == 201, response.text
+    mine = response.json()
+    assert mine["status"] == "scheduled" and mine["contact_phone"] == "097****111" and "applicant" not in mine
+    ok = await env.client.get(f"/public/pickups/{mine['ref']}", params={"phone": "0977000111"})
+    assert ok.status_code == 200 and ok.json()["tracking_number"] == mine["tracking_number"]
+    assert (await env.client.get(f"/public/pickups/{mine['ref']}", params={"phone": "0900000000"})).status_code == 404
+    cancel = await env.client.post(
+        f"/public/pickups/{mine['ref']}/cancel", params={"phone": "0977000111"}, json={"reason": "tự nộp tại quầy"}
+    )
+    assert cancel.status_code == 200 and cancel.json()["status"] == "cancelled"
+    order = await _sim(env, "GET", f"/admin/orders/{mine['tracking_number']}")
+    assert order["status_code"] == "800" and "cancel" in order["requests"]
+    bad = await env.client.post("/public/pickups", json=_pickup_body(option="submit", components=[]))
+    assert bad.status_code == 422
+
+
+async def test_an_operator_outage_is_retried_by_the_sweeper(env: Env) -> None:
+    await _sim(env, "PATCH", "/admin/config", json={"api_failures": 1})
+    response = await env.client.post("/pickups", headers=OFFICER, json=_pickup_body())
+    pickup = response.json()
+    assert response.status_code == 201 and pickup["status"] == "requested" and "503" in pickup["order_error"]
+    swept = await env.client.post("/maintenance/sweep", headers=auth(Role.UNIT_ADMIN, unit_code=UNIT))
+    assert swept.status_code == 200 and swept.json()["pickups"] >= 1
+    again = (await env.client.get(f"/pickups/{pickup['id']}", headers=OFFICER)).json()
+    assert again["status"] == "scheduled" and again["tracking_number"]
+
+
+# ---- result → delivery ---------------------------------------------------------------------------
+async def test_result_ready_to_delivered(env: Env, nc: NatsClient) -> None:
+    one = await _collect(env, return_address=_address("99 Lý Thái Tổ"))
+    await _hand_over(env, [one["id"]])
+    code = _code()
+    await _result_ready(nc, one["dossier_id"], code)
+    delivery = await _delivery_for(env, code)
+    assert delivery["pickup_id"] == one["id"] and delivery["address"]["street"] == "99 Lý Thái Tổ"
+    done = await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["shipment_status"] == "delivered")
+    assert done["attempt"] == 1 and done["failures"] == [] and done["next_action"] is None
+    assert [c["amount"] for c in done["charges"]] == [20_000]  # carriage collected on delivery
+    events = await _events(nc, "shipment.>", "shipment_id", delivery["id"], expect=5)
+    assert [e["payload"]["status"] for e in events] == [
+        "created",
+        "picked_up",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
+    ]
+    last = events[-1]["payload"]
+    assert last["dossier_code"] == code and last["applicant"]["phone"] == "0987654321" and last["kind"] == "delivery"
+    assert last["tracking_number"] == done["tracking_number"]
+    order = await _sim(env, "GET", f"/admin/orders/{done['tracking_number']}")
+    assert order["body"]["CodAmount"] == 20_000 and order["body"]["ReceiverStreet"] == "99 Lý Thái Tổ"
+
+    # the same result_ready again (a redelivery by JetStream or intake): nothing new
+    await _result_ready(nc, one["dossier_id"], code)
+    await asyncio.sleep(0.8)
+    assert len((await env.client.get(f"/deliveries?dossier_code={code}", headers=OFFICER)).json()) == 1
+
+
+async def test_failed_deliveries_are_retried_then_returned_to_the_office(env: Env, nc: NatsClient) -> None:
+    # a citizen's fault once, then delivered: one re-delivery charged to the citizen
+    first = await _collect(env)
+    await _hand_over(env, [first["id"]])
+    code = _code()
+    await _sim(env, "PUT", f"/admin/scripts/{code}", json={"fail_attempts": 1, "fail_reason": "R01"})
+    await _result_ready(nc, first["dossier_id"], code)
+    delivery = await _delivery_for(env, code)
+    done = await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["shipment_status"] == "delivered")
+    assert done["attempt"] == 2 and [f["fault"] for f in done["failures"]] == ["citizen"]
+    redelivery = [c for c in done["charges"] if c["kind"] == "redelivery"]
+    assert redelivery == [
+        {
+            "kind": "redelivery",
+            "name": "Cước phát lại lần 2",
+            "amount": 10_000,
+            "payer": "citizen",
+            "reason": "Người nhận vắng nhà",
+        }
+    ]
+    failed = await _events(nc, "shipment.failed", "shipment_id", delivery["id"])
+    assert failed[0]["payload"]["fault"] == "citizen" and failed[0]["payload"]["charge"]["amount"] == 10_000
+
+    # never delivered (wrong address): 3 attempts, then returned to the office
+    second = await _collect(env)
+    await _hand_over(env, [second["id"]])
+    code2 = _code()
+    await _sim(env, "PUT", f"/admin/scripts/{code2}", json={"fail_attempts": 99, "fail_reason": "R02"})
+    await _result_ready(nc, second["dossier_id"], code2)
+    delivery2 = await _delivery_for(env, code2)
+    back = await _until(env, f"/deliveries/{delivery2['id']}", lambda d: d["shipment_status"] == "returned", wait_s=15)
+    assert back["attempt"] == 3 and len(back["failures"]) == 3 and back["next_action"] is None
+    assert len([c for c in back["charges"] if c["kind"] == "redelivery"]) == 2
+    order = await _sim(env, "GET", f"/admin/orders/{back['tracking_number']}")
+    assert order["requests"].count("redeliver") == 2 and order["requests"].count("return") == 1
+    statuses = [
+        e["payload"]["status"] for e in await _events(nc, "shipment.>", "shipment_id", delivery2["id"], expect=11)
+    ]
+    assert statuses[-2:] == ["returning", "returned"] and statuses.count("failed") == 3
+
+
+async def test_a_result_without_a_known_address_waits_for_one(env: Env, nc: NatsClient) -> None:
+    code = _code()
+    await _result_ready(nc, uuid.uuid4().hex, code, phone="0909123456")
+    delivery = await _delivery_for(env, code)
+    assert delivery["shipment_status"] == "awaiting_address" and delivery["tracking_number"] is None
+    assert (
+        await env.client.put(
+            f"/deliveries/{delivery['id']}/address",
+            headers=OTHER_COMMUNE,
+            json={"address": _address(), "contact": {"name": "An", "phone": "0909123456"}},
+        )
+    ).status_code == 403
+    response = await env.client.put(
+        f"/deliveries/{delivery['id']}/address",
+        headers=OFFICER,
+        json={
+            "address": _address("5 Hai Bà Trưng", province_code="79") | {"province": "TP. Hồ Chí Minh"},
+            "contact": {"name": "Nguyễn Văn An", "phone": "0909123456"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    placed = response.json()
+    assert placed["tracking_number"] and [c["amount"] for c in placed["charges"]] == [30_000]  # out of province
+    await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["shipment_status"] == "delivered")
+
+
+# ---- webhook safety --------------------------------------------------------------------------------
+async def test_duplicate_forged_stale_out_of_order_and_unknown_webhooks(env: Env, nc: NatsClient) -> None:
+    await _sim(env, "PATCH", "/admin/config", json={"auto_progress": False})
+    try:
+        code = _code()
+        await _result_ready(nc, uuid.uuid4().hex, code)
+        delivery = await _delivery_for(env, code)
+        response = await env.client.put(
+            f"/deliveries/{delivery['id']}/address",
+            headers=OFFICER,
+            json={"address": _address(), "contact": {"name": "Nguyễn Văn An", "phone": "0987654321"}},
+        )
+        item = response.json()["tracking_number"]
+        path = f"/deliveries/{delivery['id']}"
+
+        # forged and stale signatures: refused, nothing moves
+        forged = await _sim(
+            env,
+            "POST",
+            f"/admin/orders/{item}/events",
+            json={"events": [{"status": "delivered"}], "signature": "forged"},
+        )
+        assert forged["replies"][0]["http_status"] == 401
+        assert forged["replies"][0]["answer"]["result"] == "rejected:bad_signature"
+        stale = await _sim(
+            env,
+            "POST",
+            f"/admin/orders/{item}/events",
+            json={"events": [{"status": "delivered"}], "signature": "stale"},
+        )
+        assert stale["replies"][0]["answer"]["result"] == "rejected:stale_timestamp"
+        unsigned = await _sim(
+            env, "POST", f"/admin/orders/{item}/events", json={"events": [{"status": "delivered"}], "signature": "none"}
+        )
+        assert unsigned["replies"][0]["http_status"] == 401
+        assert (await env.client.get(path, headers=OFFICER)).json()["shipment_status"] == "created"
+
+        # out of order: the statuses arrive newest first; the shipment ends delivered, never goes back
+        pushed = await _sim(
+            env,
+            "POST",
+            f"/admin/orders/{item}/events",
+            json={
+                "reverse": True,
+                "events": [
+                    {"status": "picked_up"},
+                    {"status": "in_transit"},
+                    {"status": "out_for_delivery", "attempt": 1},
+                    {"status": "failed", "attempt": 1, "reason_code": "R01"},
+                    {"status": "out_for_delivery", "attempt": 2},
+                ],
+            },
+        )
+        results = [r["answer"]["result"] for r in pushed["replies"]]
+        assert results == ["applied", "stale", "stale", "stale", "stale"]
+        current = (await env.client.get(path, headers=OFFICER)).json()
+        assert current["shipment_status"] == "out_for_delivery" and current["attempt"] == 2
+        assert current["failures"] == [] and current["next_action"] is None  # the late failure changed nothing
+
+        # duplicates: the same event twice (and re-sent later) is applied once
+        done = await _sim(
+            env,
+            "POST",
+            f"/admin/orders/{item}/events",
+            json={"duplicate": True, "events": [{"status": "delivered", "attempt": 2}]},
+        )
+        assert [r["answer"]["result"] for r in done["replies"]] == ["applied", "duplicate"]
+        resent = await _sim(env, "POST", f"/admin/events/{done['events'][0]}/resend")
+        assert resent["answer"]["result"] == "duplicate"
+        late = await _sim(env, "POST", f"/admin/orders/{item}/events", json={"events": [{"status": "returned"}]})
+        assert late["replies"][0]["answer"]["result"] == "stale"
+        final = (await env.client.get(path, headers=OFFICER)).json()
+        assert final["shipment_status"] == "delivered"
+        delivered = await _events(nc, "shipment.delivered", "shipment_id", delivery["id"])
+        assert len(delivered) == 1
+
+        # an item we never ordered: rejected
+        body = json.dumps(
+            {
+                "CustomerCode": env.customer,
+                "EventId": "EV-X",
+                "ItemCode": "EB999999995VN",
+                "OrderCode": "nope",
+                "StatusCode": "500",
+                "Attempt": 1,
+                "EventTime": "2026-03-02T10:00:00+07:00",
+            }
+        ).encode()
+        ts = int(time.time())
+        unknown = await env.http.post(
+            f"{env.base_url}/webhooks/vnpost",
+            content=body,
+            headers={"x-postal-timestamp": str(ts), "x-postal-signature": sign_body(SECRET, ts, body)},
+        )
+        assert unknown.status_code == 404 and unknown.json()["result"] == "unknown"
+        nobody = await env.client.post("/webhooks/someone-else", content=body)
+        assert nobody.status_code == 404 and nobody.json()["result"] == "unknown_operator"
+
+        # tracking pull applies what the webhooks missed (and nothing twice)
+        tracked = await env.client.post(f"{path}/track", headers=OFFICER)
+        assert tracked.status_code == 200 and tracked.json()["shipment_status"] == "delivered"
+        province = await env.client.get("/webhook-log", headers=PROVINCE_ADMIN)
+        assert {"rejected:bad_signature", "rejected:stale_timestamp", "duplicate", "stale", "applied", "unknown"} <= {
+            r["result"] for r in province.json()
+        }
+        unit = await env.client.get("/webhook-log", headers=auth(Role.UNIT_ADMIN, unit_code=UNIT))
+        assert {"duplicate", "stale", "applied"} <= {r["result"] for r in unit.json()}
+        assert all(r.get("unit_path") == PATH for r in unit.json())
+        other = await env.client.get("/webhook-log", headers=auth(Role.UNIT_ADMIN, unit_code="30283"))
+        assert other.json() == []
+    finally:
+        await _sim(env, "PATCH", "/admin/config", json={"auto_progress": True})
+
+
+async def test_a_lost_result_is_the_operator_s_liability(env: Env, nc: NatsClient) -> None:
+    await _sim(env, "PATCH", "/admin/config", json={"auto_progress": False})
+    try:
+        code = _code()
+        await _result_ready(nc, uuid.uuid4().hex, code)
+        delivery = await _delivery_for(env, code)
+        placed = (
+            await env.client.put(
+                f"/deliveries/{delivery['id']}/address",
+                headers=OFFICER,
+                json={"address": _address(), "contact": {"name": "An", "phone": "0987654321"}},
+            )
+        ).json()
+        await _sim(
+            env,
+            "POST",
+            f"/admin/orders/{placed['tracking_number']}/events",
+            json={"events": [{"status": "picked_up"}, {"status": "lost", "note": "thất lạc tại bưu cục"}]},
+        )
+        lost = await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["shipment_status"] == "lost")
+        assert lost["liability"]["payer"] == "operator" and lost["liability"]["amount"] == 500_000
+        event = await _events(nc, "shipment.lost", "shipment_id", delivery["id"])
+        assert event[0]["payload"]["fault"] == "operator"
+    finally:
+        await _sim(env, "PATCH", "/admin/config", json={"auto_progress": True})
+
+
+# ---- postal staff at a counter ---------------------------------------------------------------------
+async def test_a_postal_agent_receives_at_the_counter_under_supervision(env: Env, nc: NatsClient) -> None:
+    put = await env.client.put(
+        "/approved-procedures/91",
+        headers=PROVINCE_ADMIN,
+        json={
+            "procedures": [{"code": "1.001193", "name": "Đăng ký khai sinh", "level": "commune"}],
+            "decision_ref": "1234/QĐ-UBND",
+        },
+    )
+    assert put.status_code == 200 and put.json()["updated_by"]["subject"] == "tinh-01"
+    assert (
+        await env.client.put("/approved-procedures/91", headers=OFFICER, json={"procedures": []})
+    ).status_code == 403
+    assert (
+        await env.client.put("/approved-procedures/79", headers=PROVINCE_ADMIN, json={"procedures": []})
+    ).status_code == 403
+    request = {
+        "office_id": OFFICE,
+        "counter": "Quầy 4",
+        "unit_path": PATH,
+        "procedure_code": "1.001193",
+        "applicant": {"full_name": "Phạm Thị Cúc", "phone": "0912000111", "id_number": "089303004568"},
+        "components": COMPONENTS,
+        "return_channel": "postal",
+        "return_address": _address("7 Nguyễn Trãi"),
+        "return_contact": {"name": "Phạm Thị Cúc", "phone": "0912000111"},
+    }
+    not_approved = await env.client.post(
+        "/counter-receptions", headers=AGENT, json=request | {"procedure_code": "2.000815"}
+    )
+    assert not_approved.status_code == 403 and not_approved.json()["error"]["code"] == "procedure_not_approved"
+    assert (await env.client.post("/counter-receptions", headers=OFFICER, json=request)).status_code == 403
+    received = await env.client.post("/counter-receptions", headers=AGENT, json=request)
+    assert received.status_code == 201, received.text
+    reception = received.json()
+    assert reception["status"] == "awaiting_confirmation"
+    assert (
+        await env.client.post(f"/counter-receptions/{reception['id']}/confirm", headers=OTHER_COMMUNE, json={})
+    ).status_code == 403
+    confirmed = await env.client.post(
+        f"/counter-receptions/{reception['id']}/confirm", headers=OFFICER, json={"note": "đã kiểm tra"}
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["supervision"]["officer"]["subject"] == "mc-03"
+    events = await _events(nc, "postal.counter_reception_confirmed", "reception_id", reception["id"])
+    p = events[0]["payload"]
+    assert p["channel"] == "counter" and p["dossier_id"] == reception["dossier_id"]
+    assert p["postal_worker"]["subject"] == "bd-07" and p["office_officer"]["subject"] == "mc-03"
+    assert p["received_at"][:19] == reception["received_at"][:19]
+    again = await env.client.post(f"/counter-receptions/{reception['id']}/reject", headers=OFFICER, json={"note": "x"})
+    assert again.status_code == 409
+
+    # its result later goes home by post, to the address the agent recorded
+    code = _code()
+    await _result_ready(nc, reception["dossier_id"], code, phone="0912000111")
+    delivery = await _delivery_for(env, code)
+    assert delivery["pickup_id"] == reception["id"] and delivery["address"]["street"] == "7 Nguyễn Trãi"
+
+
+async def test_a_noisy_operator_duplicates_and_reorders_yet_the_delivery_ends_right(env: Env, nc: NatsClient) -> None:
+    await _sim(env, "PATCH", "/admin/config", json={"duplicate_webhooks": True, "reverse_batches": True})
+    try:
+        code = _code()
+        await _sim(env, "PUT", f"/admin/scripts/{code}", json={"fail_attempts": 1, "fail_reason": "R12"})
+        pickup = await _collect(env)
+        await _hand_over(env, [pickup["id"]])
+        await _result_ready(nc, pickup["dossier_id"], code)
+        delivery = await _delivery_for(env, code)
+        done = await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["shipment_status"] == "delivered")
+        assert done["attempt"] == 2 and [f["fault"] for f in done["failures"]] == ["operator"]
+        assert [c["payer"] for c in done["charges"] if c["kind"] == "redelivery"] == ["operator"]
+        await _sim(env, "POST", "/admin/idle")  # the last duplicates are still on their way
+        order = await _sim(env, "GET", f"/admin/orders/{done['tracking_number']}")
+        results = [r["answer"]["result"] for r in order["webhook_replies"]]
+        assert results.count("applied") == 2 and results.count("duplicate") == 6 and results.count("stale") == 4
+        statuses = [
+            e["payload"]["status"] for e in await _events(nc, "shipment.>", "shipment_id", delivery["id"], expect=3)
+        ]
+        assert statuses == ["created", "failed", "delivered"]
+    finally:
+        await _sim(env, "PATCH", "/admin/config", json={"duplicate_webhooks": False, "reverse_batches": False})
