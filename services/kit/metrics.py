@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 log = logging.getLogger("motcua.metrics")
@@ -43,6 +43,38 @@ QUEUE_LENGTH = Gauge("motcua_queue_length", "Tickets waiting now", ["office_id"]
 
 ScrapeHook = Callable[[], Awaitable[None]]
 
+_UNTIMED = frozenset({"/metrics", "/healthz", "/readyz"})
+
+
+class LatencyMiddleware:
+    """Pure ASGI (no per-request task like Starlette's BaseHTTPMiddleware): HTTP latency by route."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            if path not in _UNTIMED:
+                HTTP_LATENCY.labels(self.service, scope["method"], path, str(status["code"])).observe(
+                    time.perf_counter() - started
+                )
+
 # One service per process: gauges that need a query register a hook run at each scrape.
 SCRAPE_HOOKS: list[ScrapeHook] = []
 
@@ -55,17 +87,7 @@ def register_scrape_hook(hook: ScrapeHook) -> None:
 def install_metrics(app: FastAPI, service: str) -> None:
     """Add `/metrics` and the HTTP latency histogram to an app."""
 
-    @app.middleware("http")
-    async def _latency(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        if path not in ("/metrics", "/healthz", "/readyz"):
-            HTTP_LATENCY.labels(service, request.method, path, str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
-        return response
+    app.add_middleware(LatencyMiddleware, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

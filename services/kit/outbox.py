@@ -108,6 +108,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # a wake-up during the publish below is kept for the wait
             try:
                 sent = await self.publish_pending()
             except asyncio.CancelledError:
@@ -116,18 +117,31 @@ class OutboxRelay:
                 log.warning("outbox relay: %s: %s", type(exc).__name__, exc)
                 sent = 0
                 await asyncio.sleep(1.0)
-            if sent:
-                continue
+            if sent >= self.batch:
+                continue  # a full batch: more may be waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
-            self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending entries in creation order; returns how many."""
+        """Publish one batch of pending entries in creation order; returns how many.
+
+        Entries are published one after the other (order per dossier matters) and marked
+        published with one update for the whole batch; a crash in between only means a
+        republish, which JetStream drops by `Nats-Msg-Id`.
+        """
         cursor = self.collection.find({"published_at": None}).sort("created_at", ASCENDING).limit(self.batch)
         entries = await cursor.to_list(length=self.batch)
-        for entry in entries:
-            await self._publish_one(entry)
+        done: list[str] = []
+        try:
+            for entry in entries:
+                await self._publish_one(entry)
+                done.append(entry["_id"])
+        finally:
+            if done:
+                await self.collection.update_many(
+                    {"_id": {"$in": done}}, {"$set": {"published_at": datetime.now(UTC)}, "$inc": {"attempts": 1}}
+                )
+                self.published += len(done)
         return len(entries)
 
     async def _publish_one(self, entry: Document) -> None:
@@ -139,8 +153,3 @@ class OutboxRelay:
             )
         finally:
             detach(token)
-        await self.collection.update_one(
-            {"_id": entry["_id"]},
-            {"$set": {"published_at": datetime.now(UTC)}, "$inc": {"attempts": 1}},
-        )
-        self.published += 1
