@@ -71,6 +71,9 @@ class DossierReceivedPayload(BaseModel):
     no_appointment: bool = False
     lookup_url: str | None = None
     field_code: str | None = None
+    component_ids: list[str] = Field(
+        default_factory=list, description="The procedure's components (thành phần hồ sơ), for scan's checks"
+    )
 
 
 class DossierReceived(Event):

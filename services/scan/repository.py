@@ -281,11 +281,12 @@ class ScanRepository:
 
     # ---- dossiers announced by intake ----------------------------------------------------------
     async def register_dossier(self, dossier_code: str, unit_code: str, unit_path: list[str],
-                               received_at: datetime, event_id: str) -> None:
+                               received_at: datetime, event_id: str, component_ids: list[str] | None = None
+                               ) -> None:
         await self.dossiers.update_one(
             {"_id": dossier_code},
             {"$set": {"unit_code": unit_code, "unit_path": unit_path, "received_at": received_at,
-                      "event_id": event_id}},
+                      "event_id": event_id, "component_ids": component_ids or []}},
             upsert=True,
         )
 

@@ -79,7 +79,8 @@ async def test_unknown_dossiers_and_an_s3_outage(servers: Endpoints, own_s3: Own
         event = DossierReceived(unit_code=UNIT_PATH[0], unit_path=UNIT_PATH, payload=DossierReceivedPayload(
             dossier_id=uuid.uuid4().hex, dossier_code=code, procedure_code="1.001193",
             procedure_name="Đăng ký khai sinh", office_id="o1", channel="counter",
-            applicant=ApplicantContact(name="Trần Thị B"), received_at=datetime.now(UTC)))
+            applicant=ApplicantContact(name="Trần Thị B"), received_at=datetime.now(UTC),
+            component_ids=["to_khai", "giay_chung_sinh", "giay_to_tuy_than"]))
         await nc.jetstream().publish(event.type, event.model_dump_json().encode(), stream=DOSSIER.name,
                                      headers={"Nats-Msg-Id": event.event_id})
         dossiers = mongo_client[settings.mongo_db_name]["dossiers"]
@@ -92,6 +93,12 @@ async def test_unknown_dossiers_and_an_s3_outage(servers: Endpoints, own_s3: Own
 
         mismatch = await _upload(client, code, ["91002", "91"])
         assert mismatch.status_code in (403, 409)
+        stranger = await client.post(
+            f"/dossiers/{code}/components/so_do_dat/documents", headers=OFFICER,
+            data={"unit_path": ",".join(UNIT_PATH), "owner_id": samples.OWNER_ID},
+            files=[("files", ("a.jpg", samples.jpeg(text="x")))],
+        )
+        assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "unknown_component"
 
         # S3 goes down: a clear 503, nothing half-stored
         await own_s3.stop()

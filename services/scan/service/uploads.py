@@ -60,7 +60,8 @@ class UploadUseCases(ServiceBase):
     async def upload(self, principal: Principal, request: UploadRequest, files: list[SpooledFile],
                      workdir: Path) -> UploadOutcome:
         ensure_unit(principal, request.unit_path)
-        await self._check_dossier(request.dossier_code, request.unit_path)
+        await self._check_dossier(request.dossier_code, request.unit_path,
+                                  request.component_code if request.kind is DocumentKind.COMPONENT else None)
         prepared = await asyncio.to_thread(self.preparer, files, self.config.limits, workdir)
         existing = await self.repo.find_active_same_content(
             request.dossier_code, request.kind, request.component_code, prepared.sha256)
@@ -111,7 +112,9 @@ class UploadUseCases(ServiceBase):
                      record.component_code, record.pages, record.size, "" if new_object else " (deduplicated)")
         return UploadOutcome(saved, created=created, new_object=new_object and created)
 
-    async def _check_dossier(self, dossier_code: str, unit_path: list[str]) -> None:
+    async def _check_dossier(self, dossier_code: str, unit_path: list[str], component: str | None = None) -> None:
+        """Refuse an unknown dossier (when required), a foreign unit, or a component that is
+        not part of the dossier's procedure (as announced by intake in `dossier.received`)."""
         known = await self.repo.get_dossier(dossier_code)
         if known is None:
             if self.config.require_known_dossier:
@@ -122,6 +125,10 @@ class UploadUseCases(ServiceBase):
         if registered and registered != unit_path:
             raise ConflictError("unit_path does not match the dossier's unit as received by intake",
                                 code="unit_path_mismatch", details={"expected": registered})
+        components = list(known.get("component_ids") or [])
+        if component is not None and components and component not in components:
+            raise NotFoundError(f"Component {component!r} is not part of the procedure of dossier {dossier_code}",
+                                code="unknown_component", details={"components": components})
 
     def _stored_events(self, record: DocumentRecord, new_object: bool) -> list[Event]:
         by = record.uploaded_by.subject
@@ -188,7 +195,7 @@ class UploadUseCases(ServiceBase):
         problem = reuse_problem(source, now.date())
         if problem is not None:
             raise problem
-        await self._check_dossier(code, path)
+        await self._check_dossier(code, path, component)
         existing = await self.repo.find_active_same_content(code, DocumentKind.COMPONENT, component, source.sha256)
         if existing is not None:
             return UploadOutcome(existing, created=False)
@@ -218,5 +225,5 @@ class UploadUseCases(ServiceBase):
     async def on_dossier_received(self, event: DossierReceived) -> None:
         path = list(event.unit_path) or [event.unit_code]
         await self.repo.register_dossier(event.payload.dossier_code.upper(), event.unit_code, path,
-                                         event.payload.received_at, event.event_id)
+                                         event.payload.received_at, event.event_id, event.payload.component_ids)
 

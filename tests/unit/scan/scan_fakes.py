@@ -135,8 +135,10 @@ class FakeRepository:
                 and (document_id is None or a.document_id == document_id)][:limit]
 
     async def register_dossier(self, dossier_code: str, unit_code: str, unit_path: list[str],
-                               received_at: datetime, event_id: str) -> None:
-        self.dossiers[dossier_code] = {"_id": dossier_code, "unit_code": unit_code, "unit_path": unit_path}
+                               received_at: datetime, event_id: str, component_ids: list[str] | None = None
+                               ) -> None:
+        self.dossiers[dossier_code] = {"_id": dossier_code, "unit_code": unit_code, "unit_path": unit_path,
+                                       "component_ids": component_ids or []}
 
     async def get_dossier(self, dossier_code: str) -> Document | None:
         return self.dossiers.get(dossier_code)
