@@ -5,14 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: run test install lint docs docs-check bench clean unit integration e2e browser-deps
+.PHONY: run test install lint docs docs-check bench clean unit integration e2e system-deps
 
 ## run: install what is needed, start the embedded servers and all six services (Ctrl-C stops)
-run: install
+run: install system-deps
 	$(BIN)/motcua up
 
 ## test: install what tests need and run the whole suite (lint included)
-test: install browser-deps
+test: install system-deps
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q -p no:cacheprovider --durations=15
 
@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[embedded,dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-## browser-deps: Debian's Chromium for the browser tests (skipped when already there)
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-	  echo "warning: could not install chromium; browser tests will fail"
+## system-deps: Debian packages — Chromium (browser tests) and poppler-utils (scan's PDF thumbnails)
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium poppler-utils >/dev/null) || \
+	  echo "warning: could not install chromium/poppler-utils (not root?): browser tests and PDF thumbnails need them"; \
+	fi
 
 ## lint: ruff, mypy and the import rules (layering)
 lint: install
