@@ -28,6 +28,14 @@ INTAKE_DOCUMENT_EVENTS = ConsumerSpec(
     description="intake marks dossier components and results digitised (and reused)",
 )
 
+INTAKE_POSTAL_RECEPTIONS = ConsumerSpec(
+    durable="intake-postal-receptions",
+    stream=SHIPMENT.name,
+    subjects=("postal.>",),
+    service="intake",
+    description="dossiers submitted through the post (hand-over record signed) or by a postal agent at a counter",
+)
+
 INTAKE_SHIPMENT_EVENTS = ConsumerSpec(
     durable="intake-shipment-events",
     stream=SHIPMENT.name,
@@ -36,4 +44,9 @@ INTAKE_SHIPMENT_EVENTS = ConsumerSpec(
     description="intake keeps the latest postal shipment status of each dossier",
 )
 
-INTAKE_CONSUMERS: tuple[ConsumerSpec, ...] = (INTAKE_PAYMENT_EVENTS, INTAKE_DOCUMENT_EVENTS, INTAKE_SHIPMENT_EVENTS)
+INTAKE_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    INTAKE_PAYMENT_EVENTS,
+    INTAKE_DOCUMENT_EVENTS,
+    INTAKE_POSTAL_RECEPTIONS,
+    INTAKE_SHIPMENT_EVENTS,
+)

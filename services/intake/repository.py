@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +11,21 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import Event
+from services.intake.registry import REGISTRY_COLLECTION, registry_entry
+from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, in_transaction
 from services.kit.outbox import add_to_outbox
+
+# A consumer's change to one dossier: the new document and its events, or None (nothing to do).
+Mutation = Callable[[Document], Awaitable[tuple[Document, list[Event]] | None]]
+
+
+class _AlreadyProcessed(Exception):
+    """Raised inside a consumer transaction to roll it back when the event was seen before."""
+
+
+class _Concurrent(Exception):
+    """The dossier changed between read and write inside a consumer transaction."""
 
 
 class DossierRepository:
@@ -20,12 +34,23 @@ class DossierRepository:
         self.db = db
         self.dossiers = db["dossiers"]
         self.sequences = db["dossier_sequences"]
+        self.national_sync = db["national_sync"]
+        # Set by the wiring when a national-portal endpoint is configured: every write of a
+        # dossier with a code then marks it for synchronisation, in the same transaction.
+        self.sync_enabled = False
 
     async def ensure_indexes(self) -> None:
         await self.dossiers.create_index("code", unique=True, sparse=True)
         await self.dossiers.create_index([("office_id", ASCENDING), ("received_at", DESCENDING)])
         await self.dossiers.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
         await self.dossiers.create_index("applicant.id_number", sparse=True)
+        await self.dossiers.create_index([("unit_path", ASCENDING), ("created_at", DESCENDING)])
+        await self.dossiers.create_index([("handling.unit_path", ASCENDING), ("status", ASCENDING)])
+        await self.dossiers.create_index([("late", ASCENDING), ("status", ASCENDING), ("statutory_due_at", ASCENDING)])
+        await self.dossiers.create_index(
+            [("status", ASCENDING), ("steps.status", ASCENDING), ("steps.due_at", ASCENDING)]
+        )
+        await self.national_sync.create_index([("pending", ASCENDING), ("next_attempt_at", ASCENDING)])
 
     async def next_sequence(self, office_id: str, day: str) -> int:
         """Atomically take the next daily number of an office (no repeats under concurrency).
@@ -49,8 +74,34 @@ class DossierRepository:
         async def work(session: AsyncClientSession) -> None:
             await self.dossiers.insert_one(dossier, session=session)
             await add_to_outbox(self.db, events, session=session)
+            await self._side_writes(dossier, session)
 
         await in_transaction(self.client, work)
+
+    async def _side_writes(self, dossier: Document, session: AsyncClientSession) -> None:
+        """Applicant registry and national-portal sync marker, in the dossier's transaction."""
+        entry = registry_entry(dossier)
+        if entry is not None:
+            await self.db[REGISTRY_COLLECTION].replace_one({"_id": entry["_id"]}, entry, upsert=True, session=session)
+        if self.sync_enabled and dossier.get("code"):
+            now = datetime.now(UTC)
+            await self.national_sync.update_one(
+                {"_id": dossier["_id"]},
+                {
+                    "$set": {
+                        "pending": True,
+                        "version": dossier.get("version", 1),
+                        "code": dossier["code"],
+                        "unit_path": dossier.get("unit_path", []),
+                        "changed_at": now,
+                        "next_attempt_at": now,
+                        "attempts": 0,
+                    },
+                    "$setOnInsert": {"first_pending_at": now},
+                },
+                upsert=True,
+                session=session,
+            )
 
     async def replace_with_events(self, dossier: Document, expected_version: int, events: list[Event]) -> bool:
         """Optimistic update: False when someone else changed the dossier first."""
@@ -62,9 +113,68 @@ class DossierRepository:
             if result.matched_count != 1:
                 return False
             await add_to_outbox(self.db, events, session=session)
+            await self._side_writes(dossier, session)
             return True
 
         return await in_transaction(self.client, work)
+
+    async def apply_consumed(self, consumer: str, event_id: str, query: dict[str, Any], mutate: Mutation) -> str:
+        """Idempotent consumer write: mark `event_id` processed and change the dossier in one
+        transaction. Returns "applied", "unchanged", "unknown_dossier" or "duplicate"."""
+
+        async def work(session: AsyncClientSession) -> str:
+            if not await mark_processed(self.db, consumer, event_id, session=session):
+                raise _AlreadyProcessed
+            doc = await self.dossiers.find_one(query, session=session)
+            if doc is None:
+                return "unknown_dossier"
+            if doc.get("replica_of"):
+                return "replica"
+            change = await mutate(doc)
+            if change is None:
+                return "unchanged"
+            new_doc, events = change
+            result = await self.dossiers.replace_one(
+                {"_id": doc["_id"], "version": doc["version"]}, new_doc, session=session
+            )
+            if result.matched_count != 1:
+                raise _Concurrent
+            await add_to_outbox(self.db, events, session=session)
+            await self._side_writes(new_doc, session)
+            return "applied"
+
+        for _ in range(5):
+            try:
+                return await in_transaction(self.client, work)
+            except _AlreadyProcessed:
+                return "duplicate"
+            except _Concurrent:
+                continue
+        raise RuntimeError(f"dossier kept changing while applying event {event_id}")
+
+    async def late_candidates(self, now: datetime, limit: int = 200) -> list[Document]:
+        """Open dossiers past their legal due moment and not yet flagged, or with a late step."""
+        query = {
+            "replica_of": {"$exists": False},  # province copies of commune dossiers are read-only
+            "$or": [
+                {
+                    "late": {"$ne": True},
+                    "status": {"$in": _OPEN_STATUSES},
+                    "statutory_due_at": {"$lt": now},
+                },
+                {
+                    "late": {"$ne": True},
+                    "status": {"$in": _OPEN_STATUSES},
+                    "statutory_due_at": None,
+                    "due_at": {"$lt": now},
+                },
+                {
+                    "status": "processing",
+                    "steps": {"$elemMatch": {"status": "active", "due_at": {"$lt": now}, "late_flagged_at": None}},
+                },
+            ],
+        }
+        return await self.dossiers.find(query).limit(limit).to_list(length=limit)
 
     async def get(self, dossier_id: str) -> Document | None:
         return await self.dossiers.find_one({"_id": dossier_id})
@@ -75,6 +185,9 @@ class DossierRepository:
     async def list(self, query: dict[str, Any], *, limit: int = 50, skip: int = 0) -> list[Document]:
         cursor = self.dossiers.find(query).sort("received_at", DESCENDING).skip(skip).limit(limit)
         return await cursor.to_list(length=limit)
+
+
+_OPEN_STATUSES = ["received", "transferred", "processing", "supplement_requested", "awaiting_payment", "suspended"]
 
 
 class SlipRepository:

@@ -307,11 +307,29 @@ class IntakeService:
             )
         return out
 
+    def _component_ids(self, procedure_code: str) -> list[str]:
+        try:
+            return [c.id for c in self.reference.procedure(procedure_code).components]
+        except ReceptionError:
+            return []
+
     def lookup_url(self, code: str) -> str:
         return f"{self.public_base_url}/tra-cuu?code={code}"
 
-    async def receive(self, request: ReceptionRequest, officer: Principal | None) -> Dossier:
-        """Receive at the counter (or through the post): decide, number, store, publish."""
+    async def receive(
+        self,
+        request: ReceptionRequest,
+        officer: Principal | None,
+        *,
+        dossier_id: str | None = None,
+        received_at: datetime | None = None,
+        actor: ActorRef | None = None,
+    ) -> Dossier:
+        """Receive at the counter (or through the post): decide, number, store, publish.
+
+        The postal hand-over passes its own `dossier_id` (idempotent), its signature moment as
+        `received_at`, and the signing officer as `actor`.
+        """
         ref = self.reference
         office = ref.office(request.office_id)
         procedure = ref.procedure(request.procedure_code)
@@ -320,7 +338,7 @@ class IntakeService:
         unit_path = ref.unit_path(office.unit_code)
         if officer is not None:
             ensure_unit(officer, unit_path)
-        now = self.clock.now()
+        now = received_at or self.clock.now()
         local_day = now.astimezone(VN_TZ).date()
         if request.decision is Decision.RECEIVE:
             check_form_fields(procedure, request.form_data)
@@ -335,7 +353,9 @@ class IntakeService:
             no_writing=request.no_writing,
             slip_requested=request.print_slip,
         )
-        actor = _actor(officer, Role.RECEPTION_OFFICER if officer and Role.RECEPTION_OFFICER in officer.roles else None)
+        actor = actor or _actor(
+            officer, Role.RECEPTION_OFFICER if officer and Role.RECEPTION_OFFICER in officer.roles else None
+        )
         dossier = self._new_dossier(
             office,
             procedure,
@@ -346,6 +366,7 @@ class IntakeService:
             unit_path,
             now,
             request.return_channel,
+            dossier_id=dossier_id,
         )
         dossier.handling = self._route(office, procedure, request.competent_unit_code)
         return await self._apply_plan(
@@ -363,8 +384,10 @@ class IntakeService:
         unit_path: list[str],
         now: datetime,
         return_channel: str,
+        *,
+        dossier_id: str | None = None,
     ) -> Dossier:
-        dossier_id = uuid.uuid4().hex
+        dossier_id = dossier_id or uuid.uuid4().hex
         return Dossier(
             id=dossier_id,
             reference=f"TN-{now.astimezone(VN_TZ):%y%m%d}-{dossier_id[:8].upper()}",
@@ -494,6 +517,8 @@ class IntakeService:
                 no_writing=dossier.no_writing is not None,
                 no_appointment=dossier.no_appointment,
                 lookup_url=self.lookup_url(dossier.code),
+                field_code=dossier.field_code,
+                component_ids=self._component_ids(dossier.procedure_code),
             ),
         )
 

@@ -161,7 +161,18 @@ def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     dependency.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
+    # the endpoint's declared rule, readable by tools (the authorisation matrix test, docs)
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+def allowed_roles_of(call: object) -> frozenset[Role] | None:
+    """The roles a `require_roles(...)` dependency accepts; all roles for `current_principal`;
+    None for anything else (the matrix test walks each route's dependencies with this)."""
+    if call is current_principal:
+        return frozenset(Role)
+    roles = getattr(call, "allowed_roles", None)
+    return frozenset(roles) if roles is not None else None
 
 
 def ensure_unit(principal: Principal, unit_path: Iterable[str]) -> None:

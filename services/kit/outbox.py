@@ -119,8 +119,11 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if sent >= self.batch:
                 continue  # a full batch: more may be waiting
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # lands with its timeout, and stop() would then wait forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending entries in creation order; returns how many.

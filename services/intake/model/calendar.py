@@ -252,6 +252,19 @@ class WorkingCalendar:
             day += _ONE_DAY
         return day
 
+    def previous_working_day(self, day: date) -> date:
+        """The last working day strictly before ``day``."""
+        day = self._as_local_date(day) - _ONE_DAY
+        while not self.is_working_day(day):
+            day -= _ONE_DAY
+        return day
+
+    def one_working_day_before(self, moment: datetime) -> datetime:
+        """The same wall-clock time on the previous working day (e.g. the latest moment for an
+        apology, and the reminder sent to officers, one working day before a due moment)."""
+        local = self._local(moment)
+        return self._at(self.previous_working_day(local.date()), self._offset(local))
+
     # ----------------------------------------------------------------- moments
 
     def is_working_time(self, moment: datetime, *, include_session_end: bool = False) -> bool:

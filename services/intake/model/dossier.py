@@ -8,12 +8,15 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from services.intake.model.calendar import Pause
+
 
 class DossierStatus(StrEnum):
     """Status codes seen in a provincial system (DOMAIN §3), with their national-portal string."""
 
     REGISTERED = "registered"  # 1 — đã đăng ký trực tuyến, chưa tiếp nhận
     RECEIVED = "received"  # 2 — đã tiếp nhận
+    TRANSFERRED = "transferred"  # 2b — đã chuyển cơ quan có thẩm quyền
     NOT_RECEIVED = "not_received"  # 3 — không tiếp nhận (từ chối / yêu cầu bổ sung tại quầy)
     PROCESSING = "processing"  # 4 — đang xử lý
     SUPPLEMENT_REQUESTED = "supplement_requested"  # 5 — yêu cầu bổ sung
@@ -21,6 +24,8 @@ class DossierStatus(StrEnum):
     WITHDRAWN = "withdrawn"  # 7 — rút hồ sơ
     SUSPENDED = "suspended"  # 8 — tạm dừng
     RESOLVED = "resolved"  # 9 — đã giải quyết
+    REFUSED = "refused"  # 9b — từ chối giải quyết sau thẩm định
+    RESULT_READY = "result_ready"  # 9c — có kết quả, chờ trả
     RETURNED = "returned"  # 10 — đã trả kết quả
 
 
@@ -59,6 +64,8 @@ class StatusChange(BaseModel):
     role: str = ""
     unit_code: str = ""
     note: str = ""
+    action: str = Field(default="", description="Lifecycle action that caused the line (empty for reception)")
+    holder: str = Field(default="", description="Who holds the dossier after this step")
 
 
 class ApplicantContactInfo(BaseModel):
@@ -113,6 +120,112 @@ class MissingRecord(BaseModel):
     reason: str
 
 
+class Handling(BaseModel):
+    """The competent body (cơ quan có thẩm quyền) a dossier is routed to, and where it sits."""
+
+    body_name: str
+    body_kind: str = ""
+    level: str
+    unit_code: str
+    unit_name: str = ""
+    unit_path: list[str]
+    since: datetime | None = Field(default=None, description="When the body received the dossier")
+
+
+class RoutingRecord(BaseModel):
+    """One hand-over between bodies: a transfer, or the forwarding of a misdirected dossier."""
+
+    at: datetime
+    kind: str = Field(description="transfer | forward")
+    from_unit: str
+    to_unit: str
+    to_body: str
+    actor: str
+    reason: str = ""
+    on_time: bool = True
+
+
+class StepStatus(StrEnum):
+    WAITING = "waiting"
+    ACTIVE = "active"
+    DONE = "done"
+
+
+class InterAgencyStep(BaseModel):
+    """One body's part of an inter-agency (liên thông) procedure."""
+
+    index: int
+    body: str
+    task: str = ""
+    deadline_working_days: float
+    lead: bool = False
+    status: StepStatus = StepStatus.WAITING
+    started_at: datetime | None = None
+    due_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str = ""
+    note: str = ""
+    late_flagged_at: datetime | None = None
+
+
+class SupplementRequest(BaseModel):
+    """A supplement asked by the competent body during processing (form 02)."""
+
+    requested_at: datetime
+    requested_by: ActorRef
+    missing: list[MissingRecord]
+    completed_at: datetime | None = None
+
+
+class Apology(BaseModel):
+    """Apology and new appointment (form 04): at most once per dossier."""
+
+    at: datetime
+    actor: ActorRef
+    reason: str
+    previous_due_at: datetime
+    new_due_at: datetime
+
+
+class ResultRecord(BaseModel):
+    ready_at: datetime | None = None
+    pickup_place: str = ""
+    pager_number: str | None = None
+    document_id: str | None = None
+    digitised: bool = False
+    digitised_at: datetime | None = None
+
+
+class ReturnRecord(BaseModel):
+    at: datetime
+    via: str = Field(description="counter | postal")
+    actor: ActorRef
+    note: str = ""
+
+
+class PaymentState(BaseModel):
+    """The latest payment status seen on the bus (payments service)."""
+
+    status: str
+    intent_id: str | None = None
+    channel: str | None = None
+    amount: int | None = None
+    paid_at: datetime | None = None
+    receipt_no: str | None = None
+    updated_at: datetime
+
+
+class ShipmentState(BaseModel):
+    """The latest postal shipment status seen on the bus (postal service)."""
+
+    status: str
+    subject: str
+    kind: str | None = Field(default=None, description="pickup (papers to the office) | delivery (result)")
+    shipment_id: str | None = None
+    tracking_number: str | None = None
+    updated_at: datetime
+
+
 class Dossier(BaseModel):
     """Hồ sơ — one application for one procedure."""
 
@@ -149,6 +262,35 @@ class Dossier(BaseModel):
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 1
     created_at: datetime
+    # ---- processing (Intake II) ----------------------------------------------------------
+    handling: Handling | None = None
+    routing: list[RoutingRecord] = Field(default_factory=list)
+    route_mode: str | None = None
+    lead_body: str | None = None
+    steps: list[InterAgencyStep] = Field(default_factory=list)
+    clock_start: datetime | None = Field(default=None, description="Where the processing period counts from")
+    statutory_due_at: datetime | None = Field(default=None, description="Legal due moment (pauses, restarts)")
+    pauses: list[Pause] = Field(default_factory=list)
+    resume_status: DossierStatus | None = None
+    supplements: list[SupplementRequest] = Field(default_factory=list)
+    apology: Apology | None = None
+    late: bool = False
+    late_since: datetime | None = None
+    late_flagged_at: datetime | None = None
+    finished_at: datetime | None = None
+    timeliness: str | None = None
+    status_reason: str | None = None
+    result: ResultRecord | None = None
+    returned: ReturnRecord | None = None
+    payment: PaymentState | None = None
+    shipment: ShipmentState | None = None
+
+    def access_path(self) -> list[str]:
+        """Units allowed to see the dossier: the receiving unit's path and the handling body's."""
+        path = list(self.unit_path)
+        if self.handling is not None:
+            path += [u for u in self.handling.unit_path if u not in path]
+        return path
 
     def to_document(self) -> dict[str, object]:
         doc = self.model_dump(mode="python")
@@ -165,6 +307,7 @@ class Dossier(BaseModel):
 STATUS_LABELS_VI: dict[DossierStatus, str] = {
     DossierStatus.REGISTERED: "Đã đăng ký trực tuyến",
     DossierStatus.RECEIVED: "Đã tiếp nhận",
+    DossierStatus.TRANSFERRED: "Đã chuyển cơ quan giải quyết",
     DossierStatus.NOT_RECEIVED: "Không tiếp nhận",
     DossierStatus.PROCESSING: "Đang xử lý",
     DossierStatus.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
@@ -172,5 +315,7 @@ STATUS_LABELS_VI: dict[DossierStatus, str] = {
     DossierStatus.WITHDRAWN: "Đã rút hồ sơ",
     DossierStatus.SUSPENDED: "Tạm dừng",
     DossierStatus.RESOLVED: "Đã giải quyết",
+    DossierStatus.REFUSED: "Từ chối giải quyết",
+    DossierStatus.RESULT_READY: "Có kết quả, chờ trả",
     DossierStatus.RETURNED: "Đã trả kết quả",
 }

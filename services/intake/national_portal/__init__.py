@@ -1,0 +1,1 @@
+"""National Public Service Portal synchronisation: the push adapter and its backlog."""

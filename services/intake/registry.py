@@ -1,0 +1,225 @@
+"""Applicant registry (seed 003): every person and organisation that transacted, kept current.
+
+One registry line per dossier in `applicant_registry`, carrying the applicant's key (ID number
+for individuals, tax code for organisations, failing both the phone), written in the same
+transaction as each dossier write (repository), so the registry never misses a dossier and
+concurrent receptions for one applicant never contend. Searches group the lines by applicant
+in one aggregation. Names are stored folded (`text-unidecode`, lower case) so that
+"nguyen van a" finds "Nguyễn Văn A".
+
+Personal data: visible only to officers whose unit covers one of the applicant's dossiers
+(`units` holds every unit on those dossiers' paths), and every read is written to `audit_log`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from text_unidecode import unidecode
+
+from services.intake.model.dossier import STATUS_LABELS_VI, DossierStatus
+from services.intake.model.identity import mask_citizen_id, mask_phone
+from services.kit.auth import Principal
+from services.kit.errors import Invalid, NotFound
+from services.kit.mongo import Document
+
+_SPACES = re.compile(r"\s+")
+REGISTRY_COLLECTION = "applicant_registry"
+
+
+def fold(text: str) -> str:
+    """'Nguyễn Văn Ánh' → 'nguyen van anh' (diacritics and đ removed, spaces collapsed)."""
+    return _SPACES.sub(" ", unidecode(text or "")).strip().lower()
+
+
+def applicant_key(applicant: dict[str, Any]) -> str | None:
+    org = applicant.get("organisation") or {}
+    if applicant.get("kind") == "organisation" and org.get("tax_code"):
+        return f"tax:{org['tax_code']}"
+    if applicant.get("id_number"):
+        return f"id:{applicant['id_number']}"
+    if applicant.get("phone"):
+        return f"phone:{applicant['phone']}"
+    return None
+
+
+def registry_entry(dossier: Document) -> Document | None:
+    """The registry line of one dossier (one document per dossier: concurrent receptions for
+    the same applicant never contend for one document), or None without an identity."""
+    applicant = dossier.get("applicant") or {}
+    key = applicant_key(applicant)
+    if key is None:
+        return None
+    units: list[str] = list(dossier.get("unit_path") or [])
+    handling = dossier.get("handling") or {}
+    units += [u for u in handling.get("unit_path") or [] if u not in units]
+    org = applicant.get("organisation") or {}
+    return {
+        "_id": dossier["_id"],
+        "key": key,
+        "kind": applicant.get("kind"),
+        "name": applicant.get("name"),
+        "name_folded": fold(str(applicant.get("name") or "")),
+        "id_number": applicant.get("id_number"),
+        "id_masked": applicant.get("id_masked") or mask_citizen_id(applicant.get("id_number")),
+        "phone": applicant.get("phone"),
+        "email": applicant.get("email"),
+        "address": applicant.get("address") or "",
+        "organisation": org or None,
+        "organisation_folded": fold(str(org.get("name") or "")) if org else "",
+        "tax_code": org.get("tax_code"),
+        "units": units,
+        "at": dossier.get("received_at") or dossier.get("created_at") or datetime.now(UTC),
+    }
+
+
+class ApplicantRegistry:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.entries = db[REGISTRY_COLLECTION]
+        self.dossiers = db["dossiers"]
+        self.audit = db["audit_log"]
+
+    async def ensure_indexes(self) -> None:
+        await self.entries.create_index([("units", ASCENDING), ("name_folded", ASCENDING)])
+        await self.entries.create_index([("key", ASCENDING), ("at", DESCENDING)])
+        await self.entries.create_index("id_number", sparse=True)
+        await self.entries.create_index("phone", sparse=True)
+        await self.entries.create_index("tax_code", sparse=True)
+        await self.audit.create_index([("at", DESCENDING)])
+
+    async def _audit(self, principal: Principal, action: str, detail: dict[str, Any]) -> None:
+        await self.audit.insert_one(
+            {
+                "_id": uuid.uuid4().hex,
+                "at": datetime.now(UTC),
+                "subject": principal.subject,
+                "unit_code": principal.unit_code,
+                "roles": sorted(r.value for r in principal.roles),
+                "action": action,
+                **detail,
+            }
+        )
+
+    async def search(self, principal: Principal, q: str, limit: int = 50) -> list[dict[str, Any]]:
+        """By name without diacritics, by ID number, tax code or phone — within the caller's units.
+
+        One aggregation: the matching registry lines of the caller's units, grouped by applicant,
+        the latest line giving the contact data."""
+        text = q.strip()
+        if len(text) < 2:
+            raise Invalid("Type at least 2 characters", code="query_too_short")
+        digits = re.sub(r"[\s.\-]", "", text)
+        if digits.startswith("+84"):
+            digits = "0" + digits[3:]
+        is_number = digits.isdigit()
+        folded = fold(text)
+        if is_number:
+            criteria: list[dict[str, Any]] = [{"id_number": digits}, {"phone": digits}, {"tax_code": digits}]
+        else:
+            pattern = re.escape(folded)
+            criteria = [{"name_folded": {"$regex": pattern}}, {"organisation_folded": {"$regex": pattern}}]
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"units": principal.unit_code, "$or": criteria}},
+            {"$sort": {"at": -1}},
+            {
+                "$group": {
+                    "_id": "$key",
+                    "kind": {"$first": "$kind"},
+                    "name": {"$first": "$name"},
+                    "id_masked": {"$first": "$id_masked"},
+                    "phone": {"$first": "$phone"},
+                    "organisation": {"$first": "$organisation"},
+                    "dossier_count": {"$sum": 1},
+                    "first_seen": {"$min": "$at"},
+                    "last_seen": {"$max": "$at"},
+                }
+            },
+            {"$sort": {"last_seen": -1}},
+            {"$limit": limit},
+        ]
+        docs = await (await self.entries.aggregate(pipeline)).to_list()
+        await self._audit(
+            principal, "applicant_search", {"query_folded": "<number>" if is_number else folded, "hits": len(docs)}
+        )
+        return [
+            {
+                "key": d["_id"],
+                "kind": d.get("kind"),
+                "name": d.get("name"),
+                "id_masked": d.get("id_masked") or "",
+                "phone_masked": mask_phone(d.get("phone")),
+                "organisation": (d.get("organisation") or {}).get("name"),
+                "dossier_count": d.get("dossier_count", 0),
+                "first_seen": d.get("first_seen"),
+                "last_seen": d.get("last_seen"),
+            }
+            for d in docs
+        ]
+
+    async def profile(self, principal: Principal, key: str) -> dict[str, Any]:
+        """The applicant's contact data and dossier history (only dossiers the caller may see)."""
+        entries = (
+            await self.entries.find({"key": key, "units": principal.unit_code})
+            .sort("at", DESCENDING)
+            .to_list(length=1000)
+        )
+        if not entries:
+            raise NotFound("No such applicant in your units", code="applicant_not_found")
+        latest = entries[0]
+        cursor = self.dossiers.find(
+            {"_id": {"$in": [e["_id"] for e in entries]}},
+            {
+                "code": 1,
+                "reference": 1,
+                "status": 1,
+                "procedure_code": 1,
+                "procedure_name": 1,
+                "office_name": 1,
+                "received_at": 1,
+                "created_at": 1,
+                "due_at": 1,
+                "finished_at": 1,
+                "timeliness": 1,
+            },
+        ).sort("created_at", DESCENDING)
+        dossiers = await cursor.to_list(length=1000)
+        await self._audit(principal, "applicant_read", {"applicant": key, "dossiers": len(dossiers)})
+        history = []
+        for d in dossiers:
+            status = d.get("status")
+            history.append(
+                {
+                    "id": d["_id"],
+                    "code": d.get("code"),
+                    "reference": d.get("reference"),
+                    "status": status,
+                    "status_label": STATUS_LABELS_VI.get(DossierStatus(status), status) if status else None,
+                    "procedure_code": d.get("procedure_code"),
+                    "procedure_name": d.get("procedure_name"),
+                    "office_name": d.get("office_name"),
+                    "received_at": d.get("received_at"),
+                    "due_at": d.get("due_at"),
+                    "finished_at": d.get("finished_at"),
+                    "timeliness": d.get("timeliness"),
+                }
+            )
+        return {
+            "key": key,
+            "kind": latest.get("kind"),
+            "name": latest.get("name"),
+            "id_number": latest.get("id_number"),
+            "id_masked": latest.get("id_masked"),
+            "phone": latest.get("phone"),
+            "email": latest.get("email"),
+            "address": latest.get("address"),
+            "organisation": latest.get("organisation"),
+            "first_seen": entries[-1].get("at"),
+            "last_seen": latest.get("at"),
+            "dossier_count": len(history),
+            "dossiers": history,
+        }

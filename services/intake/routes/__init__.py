@@ -1,0 +1,1 @@
+"""Intake II's HTTP routers (processing, public lookup, feedback, ratings, registry, reports, sync)."""
