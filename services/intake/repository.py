@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.contracts.events import Event
 from services.intake.registry import REGISTRY_COLLECTION, registry_entry
@@ -59,13 +61,21 @@ class DossierRepository:
         turns every concurrent reception into a write conflict. A reception that then fails
         for an infrastructure reason leaves a gap, never a duplicate.
         """
+        key = f"{office_id}:{day}"
         doc = await self.sequences.find_one_and_update(
-            {"_id": f"{office_id}:{day}"},
-            {"$inc": {"value": 1}, "$setOnInsert": {"created_at": datetime.now(UTC)}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+            {"_id": key}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
         )
-        assert doc is not None
+        if doc is None:
+            # First reception of the day: create the counter, then take the number. Not an
+            # upsert — concurrent findAndModify upserts of a new key can return nothing on
+            # SecantusDB even though they incremented.
+            with contextlib.suppress(DuplicateKeyError):
+                await self.sequences.insert_one({"_id": key, "value": 0, "created_at": datetime.now(UTC)})
+            doc = await self.sequences.find_one_and_update(
+                {"_id": key}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
+            )
+        if doc is None:
+            raise RuntimeError(f"daily sequence {key} could not be taken")
         return int(doc["value"])
 
     async def insert_with_events(self, dossier: Document, events: list[Event]) -> None:
