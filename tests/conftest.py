@@ -22,6 +22,22 @@ for _key in [k for k in os.environ if k.startswith("MOTCUA_")]:
         del os.environ[_key]
 
 
+# Cheap and isolated first; whole-stack suites last, so that a session-scoped stack (e2e)
+# is not running — and consuming the bus — while other suites run.
+_ORDER = ("unit", "deploy", "integration", "reliability", "security", "chaos", "browser", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        parts = item.path.parts
+        for i, name in enumerate(_ORDER):
+            if name in parts:
+                return i
+        return len(_ORDER)
+
+    items.sort(key=rank)  # stable: keeps the file and definition order within a suite
+
+
 @pytest.fixture(scope="session")
 def tmp_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="motcua-test-"))

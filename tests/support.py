@@ -36,6 +36,11 @@ def settings_for(servers: Endpoints, cls: type[S], **overrides: Any) -> S:
         "outbox_poll_s": 0.2,
         **overrides,
     }
+    # A test instance gets durable consumers of its own that start at new messages, so it
+    # neither steals the running stack's messages nor replays other tests' history.
+    for name in cls.model_fields:
+        if name.endswith(("durable_suffix", "consumer_suffix")) and name not in overrides:
+            values[name] = f"-t{uuid.uuid4().hex[:8]}"
     return cls(**values)
 
 

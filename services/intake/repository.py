@@ -42,7 +42,14 @@ class DossierRepository:
         self.sync_enabled = False
 
     async def ensure_indexes(self) -> None:
-        await self.dossiers.create_index("code", unique=True, sparse=True)
+        # Dossiers that were not received have code null: unique among real codes only (a sparse
+        # index would still count every null). Replaces the sparse index of earlier versions.
+        existing = await self.dossiers.index_information()
+        if "code_1" in existing:
+            await self.dossiers.drop_index("code_1")
+        await self.dossiers.create_index(
+            "code", unique=True, name="code_unique", partialFilterExpression={"code": {"$type": "string"}}
+        )
         await self.dossiers.create_index([("office_id", ASCENDING), ("received_at", DESCENDING)])
         await self.dossiers.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
         await self.dossiers.create_index("applicant.id_number", sparse=True)

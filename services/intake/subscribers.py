@@ -42,15 +42,15 @@ def build_router(
     documents = _named(INTAKE_DOCUMENT_EVENTS, durable_suffix)
     shipments = _named(INTAKE_SHIPMENT_EVENTS, durable_suffix)
 
-    @durable_subscriber(router, payments, max_deliver=max_deliver)
+    @durable_subscriber(router, payments, max_deliver=max_deliver, new_only=bool(durable_suffix))
     async def payment_events(body: dict[str, Any]) -> None:
         await inbound().on_payment_event(payments.durable, body)
 
-    @durable_subscriber(router, documents, max_deliver=max_deliver)
+    @durable_subscriber(router, documents, max_deliver=max_deliver, new_only=bool(durable_suffix))
     async def document_events(body: dict[str, Any]) -> None:
         await inbound().on_document_event(documents.durable, body)
 
-    @durable_subscriber(router, shipments, max_deliver=max_deliver)
+    @durable_subscriber(router, shipments, max_deliver=max_deliver, new_only=bool(durable_suffix))
     async def shipment_events(body: dict[str, Any]) -> None:
         await inbound().on_shipment_event(shipments.durable, body)
 
@@ -58,7 +58,7 @@ def build_router(
         postal = _named(INTAKE_POSTAL_RECEPTIONS, durable_suffix)
         service = intake
 
-        @durable_subscriber(router, postal, max_deliver=max_deliver)
+        @durable_subscriber(router, postal, max_deliver=max_deliver, new_only=bool(durable_suffix))
         async def postal_receptions(body: dict[str, Any]) -> None:
             await receive_from_postal(service(), body)
 

@@ -146,11 +146,13 @@ def durable_subscriber(
     subject: str | None = None,
     description: str | None = None,
     max_deliver: int = 6,
+    new_only: bool = False,
 ) -> Any:
     """A durable pull consumer with explicit acks and bounded redelivery.
 
     The broker's DeadLetterMiddleware dead-letters at `max_deliver` (configured per service);
     the server-side limit sits a little higher so JetStream itself never drops a message.
+    `new_only` starts a new durable at new messages (a test instance beside a running stack).
     """
     return router.subscriber(
         subject or spec.subjects[0],
@@ -160,7 +162,7 @@ def durable_subscriber(
         config=ConsumerConfig(
             max_deliver=max_deliver + 2,
             ack_wait=spec.ack_wait_s,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.NEW if new_only else DeliverPolicy.ALL,
         ),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description=description or spec.description,

@@ -37,11 +37,13 @@ class KitSettings(BaseSettings):
 
     # Bus behaviour
     stream_replicas: int = Field(1, ge=1, le=5, description="3 on a province JetStream cluster")
-    max_deliver: int = 6
+    # Redeliveries span > 2 minutes: long enough to outlast a crashed peer's open transaction
+    # (MongoDB aborts it after 60 s) before a message is dead-lettered.
+    max_deliver: int = 8
     commune_domains: list[str] = Field(
         default_factory=list, description="Province only: JetStream domains of commune leaf nodes to source"
     )
-    retry_backoff_s: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0, 30.0)
+    retry_backoff_s: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0, 30.0, 45.0, 60.0)
     outbox_poll_s: float = 0.5
 
     # Service URLs (the portal and the launcher use them)

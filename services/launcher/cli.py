@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--intake-url", default=None)
     seed.add_argument("--data-dir", default=None)
     seed.set_defaults(func=cmd_seed)
+    from services.launcher.demo import register as register_demo
+
+    register_demo(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
