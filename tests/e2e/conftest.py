@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from services.launcher.servers import Endpoints
 from services.launcher.stack import Stack
 from tests.support import TEST_AUTH_SECRET
 
@@ -16,12 +15,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="session")
-def stack(servers: Endpoints, tmp_root: Path) -> Iterator[Stack]:
-    """All six services on the session's real servers, supervised by the launcher."""
+def stack(tmp_root: Path) -> Iterator[Stack]:
+    """All six services and their own servers, supervised by the launcher."""
+    # Its own servers: the session's NATS holds every earlier test's events, which the stack's
+    # durable consumers would otherwise read through first.
     s = Stack(
         data_dir=tmp_root / "stack",
         random_ports=True,
-        external=servers,
         extra_env={
             "MOTCUA_AUTH_DEV_SECRET": TEST_AUTH_SECRET,
             "MOTCUA_OUTBOX_POLL_S": "0.2",

@@ -21,5 +21,5 @@ async def test_metrics_endpoint_exposes_the_shared_names(servers: Endpoints) -> 
     )
     assert latency in text
     assert 'motcua_outbox_backlog{service="notify"} 0.0' in text
-    assert re.search(r'motcua_consumer_pending_messages\{durable="notify-[a-z-]+",service="notify"\} \d', text)
+    assert re.search(r'motcua_consumer_pending_messages\{durable="notify-[a-z0-9-]+",service="notify"\} \d', text)
     assert 'motcua_dead_letters{stream="DEADLETTER"}' in text
