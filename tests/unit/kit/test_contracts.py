@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload
 from services.contracts.consumers import ALL_CONSUMERS
+from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload
 from services.contracts.streams import ALL_STREAMS, stream_for_subject
 
 
