@@ -242,8 +242,12 @@ async def test_reminders_and_retries_survive_a_restart_once_per_dossier_and_day(
             assert await mails(http, mailbox, applicant) == []
             clock.set(vn(0, 23, 0) + timedelta(seconds=1))
             await eventually(lambda: _count(http, mailbox, applicant, 1))
-            [sent] = await parts.deliveries.find({"dossier_code": ready.payload.dossier_code})
-            assert sent["status"] == "sent"
+            # the mail is in the SMTP server a moment before its record says "sent"
+            async def recorded_sent() -> bool:
+                found = await parts.deliveries.find({"dossier_code": ready.payload.dossier_code})
+                return len(found) == 1 and found[0]["status"] == "sent"
+
+            await eventually(recorded_sent)
 
             # the next morning every open dossier due or late is listed again, once
             clock.set(vn(1, 8, 0))
