@@ -36,6 +36,7 @@ lint: install
 	$(BIN)/ruff check services tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@out=$$($(BIN)/pip-audit -l --skip-editable -s pypi --progress-spinner off 2>&1); rc=$$?; if [ $$rc -ne 0 ] && echo "$$out" | grep -qiE "ConnectionError|ProxyError|SSLError|ReadTimeout|Max retries|resolve"; then echo "warning: pip-audit could not reach the vulnerability database (PyPI JSON API): dependencies not audited"; else echo "$$out" | grep -v "could not be audited"; n=$$(echo "$$out" | grep -c "could not be audited"); [ "$$n" = 0 ] || echo "warning: pip-audit: $$n package version(s) unknown to the vulnerability source, not audited"; exit $$rc; fi
 
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit

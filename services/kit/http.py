@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bson.errors import InvalidDocument, InvalidStringData
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -39,6 +40,12 @@ def _describe_validation(errors: list[Any]) -> list[dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """One error body for every failure — and the security headers (kit.security), since every
+    service calls this."""
+    from services.kit.security import install_security_headers
+
+    install_security_headers(app)
+
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
@@ -57,6 +64,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # input the database cannot store (a number beyond 64 bits, a NUL in a key, a lone
+        # surrogate in a text): the request's fault, not an outage
+        log.info("unstorable input refused: %s: %s", type(exc).__name__, exc)
+        return JSONResponse(
+            error_body("unprocessable_value", "A value in the request cannot be stored (too large a number, "
+                                              "or characters that are not allowed)"),
+            status_code=422,
+        )
+
+    for unstorable in (OverflowError, InvalidDocument, InvalidStringData, UnicodeEncodeError):
+        app.add_exception_handler(unstorable, _unstorable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -99,7 +119,11 @@ def instrument(app: FastAPI) -> None:
 
 
 def install_auth(app: FastAPI, settings: KitSettings) -> None:
-    """Verify bearer tokens with the configured JWKS, or the dev secret (dev and tests)."""
+    """Verify bearer tokens with the configured JWKS, or the dev secret (dev and tests); and let
+    browsers call the API from the portal's origin only (CORS, kit.security)."""
+    from services.kit.security import install_cors
+
+    install_cors(app, settings.portal_url)
     config = AuthConfig(
         dev_secret=settings.auth_dev_secret.get_secret_value(),
         jwks_url=settings.auth_jwks_url,

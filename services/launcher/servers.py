@@ -29,6 +29,9 @@ class Endpoints:
     smtp_url: str = ""
     dev_mailbox_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # per-service NATS URLs with each service's own least-privilege user (embedded NATS);
+    # `nats_url` then carries the unrestricted admin user (launcher, tests, `motcua deadletters`)
+    nats_service_urls: dict[str, str] = field(default_factory=dict)
 
     def as_env(self) -> dict[str, str]:
         env = {
@@ -51,7 +54,15 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def nats_process(data_dir: Path, *, port: int | None = None, config: Path | None = None) -> tuple[ManagedProcess, str]:
+def with_credentials(url: str, user: str, password: str) -> str:
+    """`nats://host:port` → `nats://user:password@host:port`."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:{password}@{rest}"
+
+
+def nats_process(
+    data_dir: Path, *, port: int | None = None, config: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[ManagedProcess, str]:
     port = port or free_port()
     monitor = free_port()
     store = data_dir / "nats"
@@ -62,6 +73,7 @@ def nats_process(data_dir: Path, *, port: int | None = None, config: Path | None
     proc = ManagedProcess(
         "nats",
         argv,
+        env=env,
         log_path=data_dir / "logs" / "nats.log",
         ready=lambda: _http_ok(f"http://{HOST}:{monitor}/healthz?js-enabled-only=true"),
     )

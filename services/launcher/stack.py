@@ -18,9 +18,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.launcher.nats_accounts import ADMIN_USER, bus_services, password_variable, render
 from services.launcher.ports import free_port, port_open
 from services.launcher.processes import ManagedProcess
-from services.launcher.servers import Endpoints, mongo_process, nats_process, s3_process, smtp_process
+from services.launcher.servers import (
+    Endpoints,
+    mongo_process,
+    nats_process,
+    s3_process,
+    smtp_process,
+    with_credentials,
+)
 
 log = logging.getLogger("motcua.launcher")
 
@@ -76,8 +84,7 @@ class Stack:
         ep.smtp_url = env.get("MOTCUA_SMTP_URL", "")
         ep.dev_mailbox_url = env.get("MOTCUA_DEV_MAILBOX_URL", "")
         if not ep.nats_url:
-            proc, ep.nats_url = nats_process(self.data_dir)
-            self._start_server(proc, 20)
+            self._start_nats(ep)
         if not ep.mongo_url:
             proc, ep.mongo_url = mongo_process(self.data_dir)
             self._start_server(proc, 60)
@@ -91,6 +98,32 @@ class Stack:
             self._start_server(proc, 20)
         self.endpoints = ep
         return ep
+
+    def _start_nats(self, ep: Endpoints) -> None:
+        """Embedded NATS with one least-privilege user per service (deploy/nats/accounts.conf)."""
+        config = self.data_dir / "run" / "nats-accounts.conf"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(render())
+        users = [*bus_services(), ADMIN_USER]
+        # a letter first: NATS would read an all-digit environment value as a number
+        passwords = {u: "p" + self._dev_secret(f"nats-password-{u}") for u in users}
+        proc, url = nats_process(
+            self.data_dir, config=config, env={password_variable(u): pw for u, pw in passwords.items()}
+        )
+        self._start_server(proc, 20)
+        ep.nats_url = with_credentials(url, ADMIN_USER, passwords[ADMIN_USER])
+        ep.nats_service_urls = {u: with_credentials(url, u, passwords[u]) for u in users if u != ADMIN_USER}
+
+    def _with_own_nats(self, name: str, env: dict[str, str]) -> dict[str, str]:
+        """A process's environment with its own NATS user when the embedded NATS has them;
+        processes without a user (the portal, simulators) get no NATS URL, not the admin's."""
+        urls = self.endpoints.nats_service_urls
+        if not urls or "MOTCUA_NATS_URL" in self.extra_env:
+            return env
+        env = {k: v for k, v in env.items() if k != "MOTCUA_NATS_URL"}
+        if name in urls:
+            env["MOTCUA_NATS_URL"] = urls[name]
+        return env
 
     def _dev_secret(self, name: str) -> str:
         """A random secret kept under the data directory, so restarts reuse it."""
@@ -194,7 +227,7 @@ class Stack:
             proc = ManagedProcess(
                 name,
                 [sys.executable, "-m", module, "--host", HOST, "--port", port],
-                env=env,
+                env=self._with_own_nats(name, env),
                 log_path=self.data_dir / "logs" / f"{name}.log",
                 ready=functools.partial(port_open, HOST, int(port)),
             )
@@ -213,7 +246,8 @@ class Stack:
             svc.process = ManagedProcess(
                 svc.name,
                 [sys.executable, "-m", f"services.{svc.name}"],
-                env={**env, "MOTCUA_SERVICE_NAME": svc.name, "MOTCUA_PORT": str(svc.port)},
+                env={**self._with_own_nats(svc.name, env), "MOTCUA_SERVICE_NAME": svc.name,
+                     "MOTCUA_PORT": str(svc.port)},
                 log_path=self.data_dir / "logs" / f"{svc.name}.log",
                 ready=functools.partial(_http_ok, f"{svc.url}/readyz"),
             )
@@ -266,6 +300,7 @@ class Stack:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state(), indent=2))
+        tmp.chmod(0o600)  # holds the NATS admin URL (`motcua deadletters` uses it)
         tmp.replace(path)
 
     def server(self, name: str) -> ManagedProcess:

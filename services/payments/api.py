@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.kit.auth import Principal, Role, require_roles
+from services.kit.errors import Invalid
 from services.payments.adapters.base import CallbackInput
 from services.payments.model.intent import Channel, Item, Payer, PaymentIntent, PaymentStatus
 from services.payments.model.receipt import format_vnd
@@ -93,7 +94,7 @@ async def list_intents(
     dossier_code: Annotated[str | None, Query(max_length=64)] = None,
     status: PaymentStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # beyond int64 the database refuses (was a 503)
 ) -> list[dict[str, Any]]:
     intents = await service.list_intents(principal, dossier_id=dossier_id, dossier_code=dossier_code,
                                  status=status.value if status else None, limit=limit, skip=skip)
@@ -136,7 +137,7 @@ async def vietqr_png(intent_id: str, principal: Collector, service: Service,
 
 
 class CashPayment(BaseModel):
-    amount: int = Field(gt=0, description="VND received for the fees (exactly the amount due)")
+    amount: int = Field(gt=0, le=1_000_000_000_000, description="VND received for the fees (exactly the amount due)")
 
 
 @router.post("/intents/{intent_id}/cash", operation_id="pay_cash")
@@ -160,7 +161,7 @@ async def reopen_intent(intent_id: str, principal: Collector, service: Service) 
 
 
 class RefundRequest(BaseModel):
-    amount: int = Field(gt=0, description="VND")
+    amount: int = Field(gt=0, le=1_000_000_000_000, description="VND")
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -248,6 +249,7 @@ async def pos_result(request: Request, service: Service) -> JSONResponse:
 
 
 # ---- reconciliation, alerts ----------------------------------------------------------------
+MAX_STATEMENT_BYTES = 20 * 1024 * 1024
 @reports.post("/reconciliations", status_code=201, operation_id="run_reconciliation")
 async def run_reconciliation(
     principal: ReportRunner, service: Service, channel: Channel, day: date,
@@ -255,7 +257,13 @@ async def run_reconciliation(
 ) -> dict[str, Any]:
     text = None
     if statement is not None:
-        text = (await statement.read()).decode("utf-8-sig")
+        data = await statement.read(MAX_STATEMENT_BYTES + 1)
+        if len(data) > MAX_STATEMENT_BYTES:
+            raise Invalid("The settlement file is larger than 20 MB", code="statement_too_large")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:  # was an unhandled error (503)
+            raise Invalid("The settlement file is not UTF-8 text (CSV)", code="bad_statement") from exc
     report = await service.reconcile(principal, channel, day, text)
     return _report_view(report)
 

@@ -88,7 +88,7 @@ class AmountMismatch(PaymentError):
 class Item(BaseModel):
     kind: str = Field(description="fee | charge | postal (phí, lệ phí, cước)")
     name: str
-    amount: int = Field(ge=0, description="VND")
+    amount: int = Field(ge=0, le=1_000_000_000_000, description="VND")  # bounded: stored as a 64-bit int
 
 
 class Payer(BaseModel):

@@ -47,7 +47,7 @@ async def list_receptions(
     service: Service,
     status: CounterStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # beyond int64 the database refuses (was a 503)
 ) -> list[dict[str, Any]]:
     found = await service.list_receptions(principal, status=status.value if status else None, limit=limit, skip=skip)
     return [view(r) for r in found]

@@ -21,7 +21,7 @@ async def list_deliveries(
     status: ShipmentStatus | None = None,
     dossier_code: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # beyond int64 the database refuses (was a 503)
 ) -> list[dict[str, Any]]:
     found = await service.list_deliveries(
         principal, status=status.value if status else None, dossier_code=dossier_code, limit=limit, skip=skip

@@ -33,7 +33,7 @@ async def list_handovers(
     status: HandoverStatus | None = None,
     office_id: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # beyond int64 the database refuses (was a 503)
 ) -> list[dict[str, Any]]:
     found = await service.list_handovers(
         principal, status=status.value if status else None, office_id=office_id, limit=limit, skip=skip

@@ -39,7 +39,7 @@ class ChargeKind(StrEnum):
 class Charge(BaseModel):
     kind: ChargeKind
     name: str
-    amount: int = Field(ge=0, description="VND")
+    amount: int = Field(ge=0, le=1_000_000_000_000, description="VND")  # bounded: stored as a 64-bit int
     payer: Payer = Payer.CITIZEN
     reason: str = ""
 
