@@ -145,6 +145,11 @@ def birth_request(**over: Any) -> dict[str, Any]:
 
 async def post_ok(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
     r = await client.post(url, json=body, headers=headers)
+    for _ in range(5):  # the API asks the client to retry when a consumer updated the dossier meanwhile
+        if r.status_code != 409 or r.json().get("error", {}).get("code") != "concurrent_update":
+            break
+        await asyncio.sleep(0.2)
+        r = await client.post(url, json=body, headers=headers)
     assert r.status_code in (200, 201), f"{url}: {r.status_code} {r.text}"
     data: dict[str, Any] = r.json()
     return data
