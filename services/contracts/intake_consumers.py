@@ -18,6 +18,7 @@ INTAKE_PAYMENT_EVENTS = ConsumerSpec(
     subjects=("payment.>",),
     service="intake",
     description="intake records each dossier's payment status; paid dossiers awaiting payment proceed",
+    workers=4,
 )
 
 INTAKE_DOCUMENT_EVENTS = ConsumerSpec(

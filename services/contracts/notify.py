@@ -27,6 +27,7 @@ NOTIFY_DOSSIER_EVENTS = ConsumerSpec(
     subjects=("dossier.>",),
     service="notify",
     description="notify tells applicants and postal workers about dossier steps and tracks due dates for reminders",
+    workers=8,
 )
 
 NOTIFY_PAYMENT_EVENTS = ConsumerSpec(
@@ -35,6 +36,7 @@ NOTIFY_PAYMENT_EVENTS = ConsumerSpec(
     subjects=("payment.>",),
     service="notify",
     description="notify sends the payer the receipt (biên lai) when fees are paid",
+    workers=4,
 )
 
 NOTIFY_SHIPMENT_EVENTS = ConsumerSpec(

@@ -117,6 +117,7 @@ PAYMENTS_DOSSIER_RECEIVED = ConsumerSpec(
     subjects=("dossier.received",),
     service="payments",
     description="payments opens a payment intent for a received dossier with fees due",
+    workers=8,
 )
 
 PAYMENTS_CONSUMERS: tuple[ConsumerSpec, ...] = (PAYMENTS_DOSSIER_RECEIVED,)

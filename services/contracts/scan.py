@@ -118,4 +118,5 @@ SCAN_DOSSIER_RECEIVED = ConsumerSpec(
     subjects=("dossier.received",),
     service="scan",
     description="scan learns each dossier's code and unit path, to refuse uploads for unknown dossiers",
+    workers=4,
 )

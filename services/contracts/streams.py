@@ -30,6 +30,9 @@ class ConsumerSpec:
     service: str
     description: str = ""
     ack_wait_s: float = 10.0  # a crashed consumer's messages come back after this
+    # Messages handled at once by one process. Above 1 only where handlers do not rely on the
+    # order between messages (replicas of a service interleave them anyway).
+    workers: int = 1
 
 
 DOSSIER = StreamSpec("DOSSIER", ("dossier.>",), "intake", "Dossier lifecycle events (hồ sơ)")

@@ -153,6 +153,7 @@ def durable_subscriber(
     The broker's DeadLetterMiddleware dead-letters at `max_deliver` (configured per service);
     the server-side limit sits a little higher so JetStream itself never drops a message.
     `new_only` starts a new durable at new messages (a test instance beside a running stack).
+    `spec.workers` above 1 handles that many messages at once (FastStream's `max_workers`).
     """
     return router.subscriber(
         subject or spec.subjects[0],
@@ -166,7 +167,13 @@ def durable_subscriber(
         ),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description=description or spec.description,
+        **concurrency(spec),
     )
+
+
+def concurrency(spec: ConsumerSpec) -> dict[str, Any]:
+    """Subscriber options for a consumer whose spec allows several messages at once."""
+    return {"max_workers": spec.workers} if spec.workers > 1 else {}
 
 
 class BrokerPublisher(Publisher):

@@ -136,14 +136,30 @@ def install_auth(app: FastAPI, settings: KitSettings) -> None:
         log.warning("no MOTCUA_AUTH_JWKS_URL or MOTCUA_AUTH_DEV_SECRET: every protected endpoint answers 401")
 
 
+class TraceHeaderMiddleware:
+    """Pure ASGI (no per-request task as with `@app.middleware`): adds `X-Trace-Id`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry import trace
+
+        async def send_with_trace(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                ctx = trace.get_current_span().get_span_context()
+                if ctx.is_valid:
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-trace-id", format(ctx.trace_id, "032x").encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)
+
+
 def install_trace_header(app: FastAPI) -> None:
     """Echo the trace id as `X-Trace-Id` so an officer can quote it to support."""
-    from opentelemetry import trace
-
-    @app.middleware("http")
-    async def _trace_header(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        response = await call_next(request)
-        ctx = trace.get_current_span().get_span_context()
-        if ctx.is_valid:
-            response.headers["X-Trace-Id"] = format(ctx.trace_id, "032x")
-        return response
+    app.add_middleware(TraceHeaderMiddleware)

@@ -60,6 +60,7 @@ class SmtpAdapter:
                 use_tls=self.use_tls,
                 start_tls=self.start_tls or None,
                 timeout=self.timeout_s,
+                local_hostname=self.sender_domain,  # else a getfqdn() in a thread per mail
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [err.code for err in exc.recipients]

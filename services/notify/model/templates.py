@@ -16,12 +16,13 @@ event, so a template that cannot render is refused at the desk of the administra
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, Field
@@ -128,6 +129,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Compiling is most of a render's cost; templates change rarely (sources are the cache key)."""
+    return _ENV.from_string(source)
+
+
 def render(
     source: str,
     channel: Channel,
@@ -142,7 +149,7 @@ def render(
     cut to their limit instead and long SMS go out as more segments.
     """
     try:
-        template = _ENV.from_string(source)
+        template = _compiled(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem("template_syntax_error", f"Syntax error: {exc.message}", line=exc.lineno) from exc
     blocks = dict(template.blocks)

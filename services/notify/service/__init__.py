@@ -7,8 +7,10 @@ event × channel × recipient) and hands them to the dispatcher.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +53,27 @@ __all__ = [
 ]
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class NotifyService:
     def __init__(
         self,
@@ -67,6 +90,9 @@ class NotifyService:
         self.dossiers = dossiers
         self.reminders = reminders
         self.clock = clock
+        # Dossier events are handled several at once (contracts: workers); the projection's
+        # read-merge-write of one dossier must not interleave with itself.
+        self._dossier_locks = KeyedLocks()
         self.notify_statuses = notify_statuses
 
     async def handle(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
@@ -91,10 +117,11 @@ class NotifyService:
         if cls is None:
             return []
         event = cls.model_validate(body)
-        current = await self.dossiers.get(event.payload.dossier_id)
-        view = project(current, event, trace_id)
-        if view is not None:
-            await self.dossiers.save(view)
+        async with self._dossier_locks.hold(event.payload.dossier_id):
+            current = await self.dossiers.get(event.payload.dossier_id)
+            view = project(current, event, trace_id)
+            if view is not None:
+                await self.dossiers.save(view)
         return await self._deliver(event, dossier_notices(event, notify_statuses=self.notify_statuses), trace_id)
 
     async def _deliver(self, event: Event, notices: list[Notice], trace_id: str | None) -> list[str]:

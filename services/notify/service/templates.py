@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -44,11 +46,34 @@ class Rendered:
 
 class TemplateService:
     def __init__(
-        self, repo: TemplateRepository, defaults: dict[tuple[str, Channel], str], *, sms_strip_diacritics: bool
+        self,
+        repo: TemplateRepository,
+        defaults: dict[tuple[str, Channel], str],
+        *,
+        sms_strip_diacritics: bool,
+        cache_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repo = repo
         self.defaults = defaults
         self.sms_strip = sms_strip_diacritics
+        # Every delivery asks which template applies; units save new versions rarely. A save
+        # here clears the cache at once; another replica's save is seen within `cache_s`.
+        self.cache_s = cache_s
+        self.clock = clock
+        self._active: dict[tuple[str, str, tuple[str, ...]], tuple[float, Document | None]] = {}
+
+    async def _active_for_path(self, key: str, channel: Channel, unit_path: list[str]) -> Document | None:
+        cache_key = (key, channel.value, tuple(unit_path))
+        hit = self._active.get(cache_key)
+        now = self.clock()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        doc = await self.repo.active_for_path(key, channel.value, unit_path)
+        if len(self._active) > 10_000:
+            self._active.clear()
+        self._active[cache_key] = (now + self.cache_s, doc)
+        return doc
 
     async def render(
         self, key: str, channel: Channel, unit_path: list[str], variables: dict[str, Any]
@@ -58,7 +83,7 @@ class TemplateService:
         A saved template that fails with real data (it passed with the samples) is logged and
         the shipped default is used instead: the citizen still gets the notice.
         """
-        custom = await self.repo.active_for_path(key, channel.value, unit_path)
+        custom = await self._active_for_path(key, channel, unit_path)
         if custom is not None:
             try:
                 message = render(custom["source"], channel, variables, sms_strip_diacritics=self.sms_strip)
@@ -98,6 +123,7 @@ class TemplateService:
                 "created_at": now,
             }
         )
+        self._active.clear()
         log.info("template %s/%s saved as %s v%d by %s", key, channel, unit_code, record["version"], user)
         return {**record, "preview": preview.model_dump()}
 

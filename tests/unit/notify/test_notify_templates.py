@@ -103,3 +103,46 @@ def test_variables_are_checked_against_the_notice_they_belong_to() -> None:
     with pytest.raises(TemplateProblem) as unknown:
         validate("no_such_notice", Channel.SMS, source)
     assert unknown.value.code == "template_unknown"
+
+
+class _CountingRepo:
+    """A template store that counts lookups (the service layer's fake)."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+        self.saved: list[dict[str, object]] = []
+
+    async def active_for_path(self, key: str, channel: str, unit_path: list[str]) -> dict[str, object] | None:
+        self.lookups += 1
+        mine = [d for d in self.saved if d["key"] == key and d["channel"] == channel and d["unit_code"] in unit_path]
+        return mine[-1] if mine else None
+
+    async def add_version(self, doc: dict[str, object]) -> dict[str, object]:
+        record = {**doc, "version": len(self.saved) + 1}
+        self.saved.append(record)
+        return record
+
+
+async def test_the_applicable_template_is_looked_up_once_per_cache_period_and_a_save_clears_it() -> None:
+    from services.notify.service.templates import TemplateService
+
+    now = [0.0]
+    repo = _CountingRepo()
+    defaults = load_default_sources()
+    service = TemplateService(repo, defaults, sms_strip_diacritics=True, cache_s=15, clock=lambda: now[0])  # type: ignore[arg-type]
+    sample = TEMPLATES["dossier_received"].sample
+    path = ["91", "30307"]
+    first = await service.render("dossier_received", Channel.SMS, path, sample)
+    await service.render("dossier_received", Channel.SMS, path, sample)
+    assert first is not None and first.version == "default"
+    assert repo.lookups == 1
+    now[0] = 16.0  # another replica may have saved: look again after the period
+    await service.render("dossier_received", Channel.SMS, path, sample)
+    assert repo.lookups == 2
+    source = defaults[("dossier_received", Channel.SMS)].replace("{% block body %}", "{% block body %}XA 30307 ", 1)
+    await service.save(
+        "dossier_received", Channel.SMS, "30307", source, user="admin", comment="", now=datetime.now(UTC)
+    )
+    after = await service.render("dossier_received", Channel.SMS, path, sample)
+    assert after is not None and after.version == "30307:v1"
+    assert "XA 30307" in after.message.body
