@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -12,6 +16,7 @@ from fastapi import FastAPI
 
 from services.kit.auth import Role, mint_dev_token
 from services.kit.settings import KitSettings
+from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints
 
 TEST_AUTH_SECRET = "test-secret-not-for-production-0123456789"
@@ -69,3 +74,38 @@ def token(
 def auth(*roles: Role | str, unit_code: str = "91", **kwargs: Any) -> dict[str, str]:
     """Authorization header for a dev token with these roles at this unit."""
     return {"Authorization": f"Bearer {token(*roles, unit_code=unit_code, **kwargs)}"}
+
+
+@contextmanager
+def simulator_process(module: str, *args: str, keep_motcua_env: bool = False) -> Iterator[str]:
+    """A third party's local simulator (`python -m <module> --port N …`) as a real process;
+    yields its base URL once `/healthz` answers, stops it afterwards."""
+    port = free_port()
+    env = dict(os.environ) if keep_motcua_env else {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", str(port), *args],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            errors = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"{module} did not start: {errors}")
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()

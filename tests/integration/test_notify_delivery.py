@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,7 +42,7 @@ from services.launcher.servers import Endpoints, smtp_process
 from services.notify.app import NotifySettings, create_app
 from services.notify.model.common import VN_TZ
 from services.notify.model.failover import TokenBucket
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
 
@@ -230,42 +227,8 @@ def mail_server(tmp_root: Path) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.notify.simulators",
-            "--port",
-            str(port),
-            "--gateway",
-            "primary",
-            "--gateway",
-            "backup",
-        ],
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"simulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with simulator_process("services.notify.simulators", "--gateway", "primary", "--gateway", "backup") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

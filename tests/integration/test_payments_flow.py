@@ -11,9 +11,6 @@ import asyncio
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -42,7 +39,7 @@ from services.payments.model import vietqr, vnpay
 from services.payments.model.intent import Channel
 from services.payments.model.signatures import sign_body
 from services.payments.service import PaymentsService
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
 
@@ -75,31 +72,8 @@ class Env:
 # ---- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.payments.simulators", "--port", str(port)],
-        env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            errors = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"simulator did not start: {errors}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with simulator_process("services.payments.simulators") as url:
+        yield url
 
 
 async def _start_env(servers: Endpoints, simulator: str, **overrides: Any) -> tuple[Env, Any]:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -36,7 +33,7 @@ from services.launcher.servers import Endpoints
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as create_notify
 from services.notify.board.wiring import BoardSettings
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
 
@@ -120,31 +117,8 @@ class BoardClient:
 
 @pytest.fixture(scope="module")
 def pager_sim() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.notify.board.pager_sim", "--port", str(port)],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"pager simulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with simulator_process("services.notify.board.pager_sim", keep_motcua_env=True) as url:
+        yield url
 
 
 @dataclass
