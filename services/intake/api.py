@@ -13,8 +13,10 @@ from fastapi.responses import JSONResponse
 
 from services.intake.catalogue_io import catalogue_from_json, catalogue_from_xlsx, catalogue_to_json, catalogue_to_xlsx
 from services.intake.model.calendar import CalendarOverrides, OfficeHours
+from services.intake.model.privacy import AuditAction
 from services.intake.model.reception import ModelDays
 from services.intake.model.units import UnitCatalogueData, validate_unit_catalogue
+from services.intake.privacy.service import AuditTrail
 from services.intake.repository import SlipRepository
 from services.intake.service import (
     AcceptRegistered,
@@ -23,7 +25,7 @@ from services.intake.service import (
     OnlineRegistration,
     ReceptionRequest,
     public_view,
-    render_slip,
+    render_dossier_slip,
 )
 from services.kit.auth import Principal, Role, ensure_unit, require_roles
 from services.kit.errors import Invalid
@@ -40,7 +42,14 @@ def service_of(request: Request) -> IntakeService:
     return svc
 
 
+def audit_of(request: Request) -> AuditTrail:
+    """The read audit trail: every route that returns a dossier's personal data records the read."""
+    trail: AuditTrail = request.app.state.audit
+    return trail
+
+
 Service = Annotated[IntakeService, Depends(service_of)]
+Audit = Annotated[AuditTrail, Depends(audit_of)]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Receiver = Annotated[Principal, Depends(require_roles(*RECEPTION))]
 ProvinceAdmin = Annotated[Principal, Depends(require_roles(Role.PROVINCE_ADMIN))]
@@ -74,13 +83,17 @@ async def receive_registered(
 
 
 @router.get("/dossiers/by-code/{code}", tags=["dossiers"], operation_id="get_dossier_by_code")
-async def get_by_code(code: str, service: Service, principal: Staff) -> dict[str, Any]:
-    return _with_links(public_view(await service.get_by_code(code, principal)))
+async def get_by_code(code: str, service: Service, principal: Staff, audit: Audit) -> dict[str, Any]:
+    dossier = await service.get_by_code(code, principal)
+    await audit.dossiers(principal, AuditAction.DOSSIER_READ, "get_dossier_by_code", "case_handling", [dossier])
+    return _with_links(public_view(dossier))
 
 
 @router.get("/dossiers/{dossier_id}", tags=["dossiers"], operation_id="get_dossier")
-async def get_dossier(dossier_id: str, service: Service, principal: Staff) -> dict[str, Any]:
-    return _with_links(public_view(await service.get(dossier_id, principal)))
+async def get_dossier(dossier_id: str, service: Service, principal: Staff, audit: Audit) -> dict[str, Any]:
+    dossier = await service.get(dossier_id, principal)
+    await audit.dossiers(principal, AuditAction.DOSSIER_READ, "get_dossier", "case_handling", [dossier])
+    return _with_links(public_view(dossier))
 
 
 @router.get(
@@ -90,10 +103,16 @@ async def get_dossier(dossier_id: str, service: Service, principal: Staff) -> di
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-async def get_slip(dossier_id: str, form: str, request: Request, service: Service, principal: Staff) -> Response:
+async def get_slip(
+    dossier_id: str, form: str, request: Request, service: Service, principal: Staff, audit: Audit
+) -> Response:
     """Circular-01 form 01 (receipt), 02 (supplement request) or 03 (refusal) as an A5 PDF."""
     store: SlipRepository = request.app.state.slips
-    pdf = await render_slip(service, store, dossier_id, form, principal)
+    dossier = await service.get(dossier_id, principal)
+    pdf = await render_dossier_slip(service, store, dossier, form)
+    await audit.dossiers(
+        principal, AuditAction.SLIP_READ, "get_dossier_slip", "slip_printing", [dossier], detail={"form": form}
+    )
     return Response(
         pdf,
         media_type="application/pdf",
@@ -209,6 +228,9 @@ async def replace_units(
     return {"units": len(body.units), "offices": len(body.offices), "counters": len(body.counters)}
 
 
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 @router.put("/admin/procedures", tags=["admin"], operation_id="replace_procedures")
 async def replace_procedures(
     request: Request, service: Service, admin: ProvinceAdmin, file: UploadFile | None = None
@@ -218,6 +240,11 @@ async def replace_procedures(
         data = await file.read()
         is_xlsx = (file.filename or "").lower().endswith(".xlsx") or data[:2] == b"PK"
         result = catalogue_from_xlsx(data) if is_xlsx else catalogue_from_json(data)
+    elif request.headers.get("content-type", "").lower().startswith(_FORM_TYPES):
+        # the form was read already (looking for the file): there is no JSON body to fall back on
+        raise Invalid(
+            "Send the catalogue as a 'file' part (.json or .xlsx) or as a JSON body", code="catalogue_file_required"
+        )
     else:
         result = catalogue_from_json(await request.body())
     if not result.ok:

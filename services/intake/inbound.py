@@ -21,6 +21,8 @@ from services.kit.mongo import Document
 log = logging.getLogger("motcua.intake.inbound")
 
 PAYMENTS_ACTOR = ActorRef(subject="system:payments", name="Thanh toán", role="system")
+POSTAL_ACTOR = ActorRef(subject="system:postal", name="Bưu chính", role="system")
+SHIPMENT_LOG_LIMIT = 100
 
 
 def _when(value: Any) -> datetime | None:
@@ -127,26 +129,55 @@ class InboundEvents:
 
     # ---- shipment.* (postal; payloads read generically) -------------------------------------
     async def on_shipment_event(self, consumer: str, body: dict[str, Any]) -> str:
+        """Keep every shipment status on the dossier (`shipments`, in order; `shipment` is the
+        latest). A result delivered by post to the applicant returns the dossier (via postal)."""
         kind = str(body.get("type") or "")
         payload: dict[str, Any] = body.get("payload") or {}
         occurred = _when(body.get("occurred_at")) or self.processing.now()
 
         async def change(doc: Document) -> tuple[Document, list[Event]] | None:
             d = Dossier.from_document(doc)
-            if d.shipment is not None and d.shipment.updated_at > occurred:
-                return None
             status = payload.get("status")
-            d.shipment = ShipmentState(
+            state = ShipmentState(
                 status=str(status) if status else kind.split(".", 1)[-1],
                 subject=kind,
                 kind=_text(payload.get("kind")),
                 shipment_id=_text(payload.get("shipment_id") or payload.get("order_id") or payload.get("id")),
                 tracking_number=_text(payload.get("tracking_number") or payload.get("tracking_code")),
+                at=_when(payload.get("at")),
                 updated_at=occurred,
             )
-            return self._bump(d, doc), []
+            latest = d.shipment is None or d.shipment.updated_at <= occurred
+            if latest:
+                d.shipment = state
+            d.shipments = sorted([*d.shipments, state], key=lambda s: s.updated_at)[-SHIPMENT_LOG_LIMIT:]
+            events: list[Event] = []
+            if self._delivered_home(d, state):  # even when a later status was seen first
+                outcome = self._returned_by_post(d, state)
+                events = events_for(d, outcome, self.processing.calendar(d), self.processing.lookup_url(d))
+            return self._bump(d, doc), events
 
         return await self._apply(consumer, body, change)
+
+    @staticmethod
+    def _delivered_home(d: Dossier, state: ShipmentState) -> bool:
+        return (
+            state.status == "delivered"
+            and state.kind != "pickup"
+            and d.return_channel == "postal"
+            and lc.Action.RETURN in lc.allowed_actions(d.status)
+        )
+
+    def _returned_by_post(self, d: Dossier, state: ShipmentState) -> lc.Outcome:
+        """The post handed the result to the applicant: returned at the delivery moment the operator
+        reported (kept between the previous step and now: operators' clocks and whole seconds)."""
+        now = self.processing.now()
+        moment = min(state.at or now, now)
+        if d.history and moment < d.history[-1].at:
+            moment = d.history[-1].at
+        note = f"phát thành công, bưu gửi {state.tracking_number}" if state.tracking_number else "phát thành công"
+        ctx = lc.Ctx(actor=POSTAL_ACTOR, now=moment, calendar=self.processing.calendar(d), note=note)
+        return lc.return_result(d, ctx, "postal")
 
 
 def _text(value: Any) -> str | None:

@@ -5,6 +5,9 @@ The second factor is the last 4 digits of the applicant's phone number or ID num
 for an organisation). A wrong factor and an unknown code give the same answer, so the
 endpoint does not reveal which codes exist. The QR code on every slip carries the lookup link
 (`{public_base_url}/tra-cuu?code=…`); the portal's page asks for the 4 digits and calls this.
+
+Not recorded in the read audit trail (privacy.service): the answer holds no personal data, and
+recording every anonymous attempt would let anyone flood the trail; the rate limit bounds it.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from services.intake.repository import DossierRepository
 from services.intake.service import IntakeService
 from services.kit.auth import Principal, Role, ensure_unit
 from services.kit.errors import AppError, Conflict, Invalid, NotFound
+from services.kit.metrics import DOSSIERS_LATE, dossier_finished, set_gauge
 
 log = logging.getLogger("motcua.intake.processing")
 
@@ -63,6 +64,10 @@ def to_app_error(exc: Exception) -> AppError:
 
 
 Step = Callable[[Dossier, lc.Ctx], lc.Outcome]
+
+# The actions that finish a dossier (stamp `finished_at` and `timeliness`): kit.metrics'
+# `motcua_dossiers_finished_total` counts them.
+FINISHING = frozenset({lc.Action.RESOLVE, lc.Action.REFUSE})
 
 
 class ProcessingService:
@@ -106,6 +111,8 @@ class ProcessingService:
         if not await self.dossiers.replace_with_events(d.to_document(), version, events):
             raise Conflict("The dossier was changed by someone else; reload it and try again", code="concurrent_update")
         self.intake.on_commit()
+        if outcome.action in FINISHING:  # committed: once per dossier (the machine refuses a second finish)
+            dossier_finished(d.unit_code, d.timeliness)
         log.info("dossier %s: %s → %s", d.code, outcome.action, d.status.value)
         return d
 
@@ -302,6 +309,10 @@ class ProcessingService:
             log.info("flagged %d late dossier(s)/step(s)", flagged)
         return flagged
 
+    async def refresh_late_gauge(self) -> None:
+        """Scrape hook: `motcua_dossiers_late{unit_code}` — open dossiers flagged late, per unit."""
+        set_gauge(DOSSIERS_LATE, await self.dossiers.late_open_by_unit())
+
 
 def timeline_view(d: Dossier, calendar: WorkingCalendar, now: datetime) -> dict[str, Any]:
     """The process control view (form 05 on screen): who holds it, what is late, every step."""
@@ -349,6 +360,7 @@ def timeline_view(d: Dossier, calendar: WorkingCalendar, now: datetime) -> dict[
         "returned": d.returned.model_dump(mode="json") if d.returned else None,
         "payment": d.payment.model_dump(mode="json") if d.payment else None,
         "shipment": d.shipment.model_dump(mode="json") if d.shipment else None,
+        "shipments": [s.model_dump(mode="json") for s in d.shipments],
         "history": [{**h.model_dump(mode="json"), "to_label": STATUS_LABELS_VI[h.to_status]} for h in d.history],
         "allowed_actions": [a.value for a in lc.allowed_actions(d.status)],
     }

@@ -8,15 +8,16 @@ in one aggregation. Names are stored folded (`text-unidecode`, lower case) so th
 "nguyen van a" finds "Nguyễn Văn A".
 
 Personal data: visible only to officers whose unit covers one of the applicant's dossiers
-(`units` holds every unit on those dossiers' paths), and every read is written to `audit_log`.
+(`units` holds every unit on those dossiers' paths), and every search and read is recorded by
+the read audit trail (privacy.service.AuditTrail, collection `audit_log`).
 """
 
 from __future__ import annotations
 
 import re
-import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -24,6 +25,7 @@ from text_unidecode import unidecode
 
 from services.intake.model.dossier import STATUS_LABELS_VI, DossierStatus
 from services.intake.model.identity import mask_citizen_id, mask_phone
+from services.intake.model.privacy import AuditAction, DossierRef, merge_paths
 from services.kit.auth import Principal
 from services.kit.errors import Invalid, NotFound
 from services.kit.mongo import Document
@@ -78,11 +80,37 @@ def registry_entry(dossier: Document) -> Document | None:
     }
 
 
+class ReadRecorder(Protocol):
+    """The read audit trail (privacy.service.AuditTrail)."""
+
+    async def record(
+        self,
+        principal: Principal,
+        action: AuditAction,
+        *,
+        endpoint: str,
+        purpose: str,
+        dossiers: Sequence[DossierRef] = (),
+        person: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+def masked_key(key: str) -> str:
+    """An applicant key as the audit trail shows it (ID number and phone masked)."""
+    kind, _, value = key.partition(":")
+    if kind == "id":
+        return f"id:{mask_citizen_id(value)}"
+    if kind == "phone":
+        return f"phone:{mask_phone(value)}"
+    return key
+
+
 class ApplicantRegistry:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], audit: ReadRecorder) -> None:
         self.entries = db[REGISTRY_COLLECTION]
         self.dossiers = db["dossiers"]
-        self.audit = db["audit_log"]
+        self.audit = audit
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index([("units", ASCENDING), ("name_folded", ASCENDING)])
@@ -90,20 +118,6 @@ class ApplicantRegistry:
         await self.entries.create_index("id_number", sparse=True)
         await self.entries.create_index("phone", sparse=True)
         await self.entries.create_index("tax_code", sparse=True)
-        await self.audit.create_index([("at", DESCENDING)])
-
-    async def _audit(self, principal: Principal, action: str, detail: dict[str, Any]) -> None:
-        await self.audit.insert_one(
-            {
-                "_id": uuid.uuid4().hex,
-                "at": datetime.now(UTC),
-                "subject": principal.subject,
-                "unit_code": principal.unit_code,
-                "roles": sorted(r.value for r in principal.roles),
-                "action": action,
-                **detail,
-            }
-        )
 
     async def search(self, principal: Principal, q: str, limit: int = 50) -> list[dict[str, Any]]:
         """By name without diacritics, by ID number, tax code or phone — within the caller's units.
@@ -143,8 +157,12 @@ class ApplicantRegistry:
             {"$limit": limit},
         ]
         docs = await (await self.entries.aggregate(pipeline)).to_list()
-        await self._audit(
-            principal, "applicant_search", {"query_folded": "<number>" if is_number else folded, "hits": len(docs)}
+        await self.audit.record(
+            principal,
+            AuditAction.APPLICANT_SEARCH,
+            endpoint="search_applicants",
+            purpose="registry_lookup",
+            detail={"query_folded": "<number>" if is_number else folded, "hits": len(docs)},
         )
         return [
             {
@@ -185,10 +203,28 @@ class ApplicantRegistry:
                 "due_at": 1,
                 "finished_at": 1,
                 "timeliness": 1,
+                "unit_path": 1,
+                "handling.unit_path": 1,
             },
         ).sort("created_at", DESCENDING)
         dossiers = await cursor.to_list(length=1000)
-        await self._audit(principal, "applicant_read", {"applicant": key, "dossiers": len(dossiers)})
+        refs = [
+            DossierRef(
+                d["_id"],
+                d.get("code"),
+                tuple(merge_paths(d.get("unit_path") or [], (d.get("handling") or {}).get("unit_path") or [])),
+            )
+            for d in dossiers
+        ]
+        await self.audit.record(
+            principal,
+            AuditAction.APPLICANT_READ,
+            endpoint="get_applicant",
+            purpose="registry_lookup",
+            dossiers=refs,
+            person=masked_key(key),
+            detail={"dossiers": len(dossiers)},
+        )
         history = []
         for d in dossiers:
             status = d.get("status")

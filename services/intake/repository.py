@@ -193,6 +193,15 @@ class DossierRepository:
         }
         return await self.dossiers.find(query).limit(limit).to_list(length=limit)
 
+    async def late_open_by_unit(self) -> dict[str, float]:
+        """Unfinished dossiers flagged late, per receiving unit (this office's own, not replicas)."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"late": True, "status": {"$in": _OPEN_STATUSES}, "replica_of": {"$exists": False}}},
+            {"$group": {"_id": "$unit_code", "n": {"$sum": 1}}},
+        ]
+        cursor = await self.dossiers.aggregate(pipeline)
+        return {str(doc["_id"]): float(doc["n"]) async for doc in cursor}
+
     async def get(self, dossier_id: str) -> Document | None:
         return await self.dossiers.find_one({"_id": dossier_id})
 

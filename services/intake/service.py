@@ -448,7 +448,6 @@ class IntakeService:
                     filled_by=actor, applicant_confirmation=no_writing.applicant_confirmation
                 )
             events.append(self._received_event(dossier))
-            DOSSIERS_RECEIVED.labels(dossier.unit_code, dossier.channel.value).inc()
         else:
             dossier.status = DossierStatus.NOT_RECEIVED
             dossier.refusal_reason = refusal_reason if plan.decision is Decision.REFUSE else None
@@ -478,6 +477,8 @@ class IntakeService:
                     "The dossier was changed by someone else; reload it and try again", code="concurrent_update"
                 )
         self.on_commit()
+        if plan.decision is Decision.RECEIVE:
+            DOSSIERS_RECEIVED.labels(dossier.unit_code, dossier.channel.value).inc()  # counted once stored
         log.info("dossier %s %s at %s", dossier.code or dossier.reference, dossier.status.value, office.id)
         return dossier
 
@@ -662,9 +663,13 @@ async def render_slip(
     service: IntakeService, store: SlipStore, dossier_id: str, form: str, principal: Principal
 ) -> bytes:
     """Circular-01 forms 01/02/03 as PDF, generated on first request and stored."""
+    return await render_dossier_slip(service, store, await service.get(dossier_id, principal), form)
+
+
+async def render_dossier_slip(service: IntakeService, store: SlipStore, dossier: Dossier, form: str) -> bytes:
+    """`render_slip` for a dossier already loaded (and checked against the caller's unit)."""
     from services.intake import slips
 
-    dossier = await service.get(dossier_id, principal)
     key = f"{dossier.id}:{form}:v{dossier.version}"
     cached = await store.get_slip(key)
     if cached is not None:

@@ -17,17 +17,22 @@ from services.intake.events_out import PUBLISHED_EVENTS
 from services.intake.feedback import FeedbackService
 from services.intake.inbound import InboundEvents
 from services.intake.lookup import LookupService, RateLimited, TokenBucket
+from services.intake.model.privacy import RetentionRule
+from services.intake.model.reception import ReceptionError
 from services.intake.national_portal.sync import NationalPortalSync
+from services.intake.privacy.repository import AuditRepository, PrivacyRepository
+from services.intake.privacy.service import AuditTrail, PrivacyService
 from services.intake.processing import ProcessingService
 from services.intake.ratings import RatingService
 from services.intake.registry import ApplicantRegistry
 from services.intake.reports.service import ReportService
 from services.intake.repository import DossierRepository
-from services.intake.routes import feedback, insight, processing, public
+from services.intake.routes import feedback, insight, privacy, processing, public
 from services.intake.service import IntakeService
 from services.intake.subscribers import build_router
 from services.kit.bus import document_publishers
 from services.kit.http import error_body
+from services.kit.metrics import declare_office_series, register_scrape_hook, unregister_scrape_hook
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 
@@ -51,6 +56,11 @@ class ProcessingSettings(KitSettings):
     national_portal_backoff_s: tuple[float, ...] = Field((1, 5, 15, 60, 300, 900), description="Retry delays")
     national_portal_status_map: dict[str, str] = Field(default_factory=dict, description="Status string overrides")
     durable_suffix: str = Field("", description="Appended to intake's durable consumer names (tests)")
+    dossier_retention_days: float = Field(
+        3650.0, description="Days finished dossiers are kept before a deletion request may anonymise them "
+        "[check: the province's archives schedule]; <0 keeps forever"
+    )
+    dossier_retention_days_by_procedure: dict[str, float] = Field(default_factory=dict)
 
 
 class IntakeProcessing:
@@ -61,6 +71,7 @@ class IntakeProcessing:
         self.sync: NationalPortalSync | None = None
         self._late_task: asyncio.Task[None] | None = None
         self.intake: IntakeService | None = None
+        self.processing: ProcessingService | None = None
         runtime.broker.include_router(
             build_router(
                 self._inbound,
@@ -80,7 +91,7 @@ class IntakeProcessing:
         return self.inbound
 
     def install(self, app: FastAPI) -> None:
-        for module in (processing, public, feedback, insight):
+        for module in (processing, public, feedback, insight, privacy):
             app.include_router(module.router)
 
         @app.exception_handler(RateLimited)
@@ -98,7 +109,10 @@ class IntakeProcessing:
         self.intake = intake
         processing_service = ProcessingService(intake, dossiers)
         self.inbound = InboundEvents(processing_service)
-        registry = ApplicantRegistry(db)
+        audit_repo = AuditRepository(db)
+        privacy_repo = PrivacyRepository(db)
+        audit = AuditTrail(audit_repo, intake)
+        registry = ApplicantRegistry(db, audit)
         ratings = RatingService(db)
         feedback_service = FeedbackService(intake, db, response_days=s.feedback_response_days)
         self.sync = NationalPortalSync(
@@ -110,8 +124,15 @@ class IntakeProcessing:
             status_overrides=s.national_portal_status_map,
         )
         dossiers.sync_enabled = self.sync.enabled
-        for service in (registry, ratings, feedback_service):
+        for service in (registry, ratings, feedback_service, audit_repo, privacy_repo):
             await service.ensure_indexes()
+        app.state.audit = audit
+        app.state.privacy = PrivacyService(
+            privacy_repo,
+            audit,
+            intake,
+            RetentionRule(s.dossier_retention_days, dict(s.dossier_retention_days_by_procedure)),
+        )
         app.state.processing = processing_service
         app.state.lookup = LookupService(
             intake, dossiers, TokenBucket(s.lookup_rate_per_minute, s.lookup_burst), s.lookup_trusted_proxies
@@ -130,6 +151,10 @@ class IntakeProcessing:
 
         intake.on_commit = on_commit
         self.sync.start()
+        self.processing = processing_service
+        register_scrape_hook(processing_service.refresh_late_gauge)
+        with contextlib.suppress(ReceptionError):  # no reference data yet: series appear as they come
+            declare_office_series((o.id, o.unit_code) for o in intake.reference.units.offices)
         self._late_task = asyncio.create_task(self._late_loop(processing_service), name="intake-late-flag")
 
     async def _late_loop(self, service: ProcessingService) -> None:
@@ -153,6 +178,8 @@ class IntakeProcessing:
         """
         await _cancel(self._late_task)
         self._late_task = None
+        if self.processing is not None:
+            unregister_scrape_hook(self.processing.refresh_late_gauge)
         if self.sync is not None:
             await self.sync.stop()
         relay = self.runtime.relay

@@ -2,6 +2,9 @@
 
 Who: a bearer JWT, verified against the configured issuer's JWKS (OIDC, e.g. Keycloak) or,
 in dev and tests, against a local HS256 secret (`MOTCUA_AUTH_DEV_SECRET`).
+The last key set fetched successfully is kept (in memory, and in `MOTCUA_AUTH_JWKS_CACHE_PATH`
+when set): a commune office whose WAN link to the province issuer is down keeps verifying
+tokens signed with known keys — across a restart too — and logs a warning (`CachedJWKClient`).
 Claims used: `sub`, `name`, `roles` (list), `unit_code` (the administrative unit the person
 works for), optional `office_id`.
 
@@ -13,9 +16,17 @@ province administrator sees every unit of the province, nobody sees a sibling's.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
@@ -23,6 +34,8 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from services.kit.errors import Forbidden, Unauthorized
+
+log = logging.getLogger("motcua.auth")
 
 
 class Role(StrEnum):
@@ -62,12 +75,113 @@ class AuthConfig(BaseModel):
     jwks_url: str = ""
     issuer: str = ""
     audience: str = ""
+    jwks_cache_path: str = Field("", description="File keeping the last good JWKS across restarts; empty = memory")
+    jwks_timeout_s: float = Field(5.0, gt=0, description="JWKS fetch timeout (the fetch blocks the request)")
+    jwks_lifespan_s: float = Field(300.0, gt=0, description="How long a fetched JWKS is used before refetching")
+
+
+class CachedJWKClient(jwt.PyJWKClient):
+    """PyJWT's JWKS client that falls back to the last key set it fetched successfully.
+
+    Every successful fetch is remembered in memory and, with `cache_path`, written atomically to
+    disk (public keys only). When a fetch fails — the issuer is unreachable, times out or
+    answers an error — the last good set is used (loaded from disk after a restart), a warning is
+    logged, and the next attempt waits for the normal cache lifespan, so a dead link costs one
+    timeout per lifespan, not one per request. Without any last good set the error stands
+    (the token is refused). A token whose key id is not in the last good set is refused too.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        cache_path: str | Path | None = None,
+        timeout: float = 5.0,
+        lifespan: float = 300.0,
+    ) -> None:
+        super().__init__(uri, cache_keys=False, cache_jwk_set=True, lifespan=lifespan, timeout=timeout)
+        self.cache_path = Path(cache_path) if cache_path else None
+        self._last_good: dict[str, Any] | None = None
+        self._last_good_at: datetime | None = None
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    # ---- the last good set -------------------------------------------------------------------
+    def _load(self) -> None:
+        """Read the disk copy once, lazily (no I/O at construction)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        if self.cache_path is None or self._last_good is not None:
+            return
+        try:
+            saved = json.loads(self.cache_path.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("JWKS cache %s unreadable, ignored: %s", self.cache_path, exc)
+            return
+        if not isinstance(saved, dict) or saved.get("uri") != self.uri or not isinstance(saved.get("jwks"), dict):
+            log.warning("JWKS cache %s is for another issuer or malformed, ignored", self.cache_path)
+            return
+        self._last_good = saved["jwks"]
+        try:
+            self._last_good_at = datetime.fromisoformat(str(saved.get("fetched_at")))
+        except ValueError:
+            self._last_good_at = None
+
+    def _remember(self, jwks: dict[str, Any]) -> None:
+        changed = jwks != self._last_good
+        self._last_good, self._last_good_at, self._loaded = jwks, datetime.now(UTC), True
+        if self.cache_path is None or not changed:
+            return
+        record = {"uri": self.uri, "fetched_at": self._last_good_at.isoformat(), "jwks": jwks}
+        try:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".jwks-", dir=self.cache_path.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(record, f)
+                os.replace(tmp, self.cache_path)  # atomic: a reader never sees half a file
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            log.warning("JWKS cache %s not written: %s", self.cache_path, exc)
+
+    # ---- PyJWKClient ---------------------------------------------------------------------------
+    def fetch_data(self) -> Any:
+        with self._lock:
+            try:
+                data = super().fetch_data()
+            except (jwt.PyJWKClientError, jwt.PyJWKSetError, ValueError) as exc:  # unreachable, HTTP error, junk
+                self._load()
+                if self._last_good is None:
+                    if isinstance(exc, jwt.PyJWTError):
+                        raise
+                    raise jwt.PyJWKClientError(f"The JWKS endpoint did not return JSON: {exc}") from exc
+                since = self._last_good_at.isoformat() if self._last_good_at else "an earlier run"
+                log.warning("JWKS %s unreachable (%s): using the last good key set, fetched %s", self.uri, exc, since)
+                return self._last_good
+            if isinstance(data, dict):
+                self._remember(data)
+            return data
 
 
 class TokenVerifier:
     def __init__(self, config: AuthConfig) -> None:
         self.config = config
-        self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True) if config.jwks_url else None
+        self._jwks = (
+            CachedJWKClient(
+                config.jwks_url,
+                cache_path=config.jwks_cache_path or None,
+                timeout=config.jwks_timeout_s,
+                lifespan=config.jwks_lifespan_s,
+            )
+            if config.jwks_url
+            else None
+        )
         if not config.dev_secret and not self._jwks:
             raise RuntimeError("no way to verify tokens: set MOTCUA_AUTH_JWKS_URL or MOTCUA_AUTH_DEV_SECRET")
 

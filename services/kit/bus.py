@@ -112,6 +112,12 @@ class DeadLetterMiddleware(BaseMiddleware):
         await js.publish(dead_letter_subject(consumer, raw.subject), raw.data, headers=headers, stream=DEAD_LETTER.name)
 
 
+def inbox_prefix(service: str) -> str:
+    """Each service's own reply subjects (`_INBOX_<service>.…`), so NATS permissions can let a
+    service read only its own replies and pulled messages (launcher/nats_accounts.py)."""
+    return f"_INBOX_{service}"
+
+
 def make_broker(
     nats_url: str | list[str],
     *,
@@ -130,6 +136,7 @@ def make_broker(
     return NatsBroker(
         servers,
         name=f"motcua-{service}",
+        inbox_prefix=inbox_prefix(service),
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider), dead_letters],  # type: ignore[list-item]
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -167,13 +174,17 @@ def durable_subscriber(
         ),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description=description or spec.description,
-        **concurrency(spec),
+        **consumer_options(spec),
     )
 
 
-def concurrency(spec: ConsumerSpec) -> dict[str, Any]:
-    """Subscriber options for a consumer whose spec allows several messages at once."""
-    return {"max_workers": spec.workers} if spec.workers > 1 else {}
+def consumer_options(spec: ConsumerSpec) -> dict[str, Any]:
+    """Subscriber options every durable of a spec shares: the consuming service's inbox for
+    pulled messages, and several messages at once where the spec allows it."""
+    options: dict[str, Any] = {"inbox_prefix": f"{inbox_prefix(spec.service)}.".encode()}
+    if spec.workers > 1:
+        options["max_workers"] = spec.workers
+    return options
 
 
 class BrokerPublisher(Publisher):

@@ -129,6 +129,7 @@ def install_auth(app: FastAPI, settings: KitSettings) -> None:
         jwks_url=settings.auth_jwks_url,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
+        jwks_cache_path=settings.auth_jwks_cache_path,
     )
     if config.dev_secret or config.jwks_url:
         app.state.token_verifier = TokenVerifier(config)

@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.kit.bus import BrokerPublisher, ensure_commune_sources, ensure_streams, make_broker
-from services.kit.metrics import register_scrape_hook
+from services.kit.metrics import register_scrape_hook, unregister_scrape_hook
 from services.kit.mongo import Document, make_mongo_client, ping
 from services.kit.outbox import OutboxRelay, ensure_outbox_indexes
 from services.kit.s3 import ObjectStore
@@ -84,6 +84,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """SIGTERM path: stop taking messages and let in-flight handlers finish, flush the
         outbox while the connection is still up, then close everything."""
+        unregister_scrape_hook(self.refresh_metrics)
         for subscriber in self.broker.subscribers:
             try:
                 await asyncio.wait_for(subscriber.stop(), timeout=5)

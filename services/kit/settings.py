@@ -69,4 +69,9 @@ class KitSettings(BaseSettings):
     auth_jwks_url: str = ""
     auth_issuer: str = ""
     auth_audience: str = ""
+    auth_jwks_cache_path: str = Field(
+        "",
+        description="File keeping the last good JWKS so a restart while the issuer is unreachable still "
+        "verifies tokens (commune offices); empty = in memory only",
+    )
     auth_dev_secret: SecretStr = SecretStr("")

@@ -3,6 +3,9 @@
 motcua up [--data-dir var] [--random-ports]   start everything, Ctrl-C stops it
 motcua deadletters list|replay [--all | SEQ…]  see and replay dead letters
 motcua docs [--out docs/asyncapi]              write every service's AsyncAPI document
+motcua token --role R --unit U                 mint a dev token (dev secret)
+motcua seed [--units F] [--procedures F] [--intake-url URL] [--token T | --token-file F]
+                                               load units and the catalogue (production: a given token)
 """
 
 from __future__ import annotations
@@ -147,23 +150,58 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seed(args: argparse.Namespace) -> int:
-    """Load units and procedures into intake through its admin API (a province administrator)."""
-    import httpx
+def _given_token(args: argparse.Namespace) -> str:
+    """A bearer token given to the command: `--token-file PATH` (`-` = stdin), `--token`, or
+    `MOTCUA_TOKEN`, in that order. A file or the environment keeps it out of the process list
+    and the shell history."""
+    given = None
+    if args.token_file:
+        given = sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()
+    given = (given or args.token or os.environ.get("MOTCUA_TOKEN") or "").strip()
+    return given[7:].strip() if given.lower().startswith("bearer ") else given
 
+
+def _seed_token(args: argparse.Namespace) -> str:
+    """A given token (production: a `province_admin` token of the deployment's issuer, e.g. the
+    `motcua-ops` client's), else a dev token minted with the local stack's secret."""
     from services.kit.auth import Role, mint_dev_token
 
-    intake = args.intake_url or _state(args.data_dir).get("services", {}).get("intake", {}).get("url")
-    intake = intake or os.environ.get("MOTCUA_INTAKE_URL", "http://127.0.0.1:8001")
-    token = mint_dev_token(
-        _dev_secret(args.data_dir),
+    given = _given_token(args)
+    if given:
+        return given
+    try:
+        secret = _dev_secret(args.data_dir)
+    except SystemExit:
+        raise SystemExit(
+            "no token: pass --token/--token-file (or set MOTCUA_TOKEN) with a province_admin token of your "
+            "issuer, or start the local stack with `motcua up` (dev secret)"
+        ) from None
+    return mint_dev_token(
+        secret,
         subject="motcua-seed",
         roles=[Role.PROVINCE_ADMIN],
         unit_code=args.province,
         name="motcua seed",
         ttl_s=600,
     )
-    headers = {"Authorization": f"Bearer {token}"}
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Load units and procedures into intake through its admin API (a province administrator).
+
+    Without files it loads the An Giang sample — with a given token (a real deployment) only when
+    `--sample` says so, so a forgotten argument never overwrites a province's units."""
+    import httpx
+
+    production = bool(_given_token(args))
+    if production and not (args.units or args.procedures or args.sample):
+        print(
+            "nothing to load: give --units and/or --procedures (or --sample for the An Giang sample)", file=sys.stderr
+        )
+        return 2
+    intake = args.intake_url or _state(args.data_dir).get("services", {}).get("intake", {}).get("url")
+    intake = intake or os.environ.get("MOTCUA_INTAKE_URL", "http://127.0.0.1:8001")
+    headers = {"Authorization": f"Bearer {_seed_token(args)}"}
     with httpx.Client(base_url=intake, headers=headers, timeout=60) as client:
         if not args.units and not args.procedures:
             r = client.post("/admin/seed-sample")
@@ -213,8 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed", help="load units and procedures into intake (default: the An Giang sample)")
     seed.add_argument("--units", default=None, help="unit data file (JSON)")
     seed.add_argument("--procedures", default=None, help="procedure catalogue (.json or .xlsx)")
-    seed.add_argument("--province", default="91")
-    seed.add_argument("--intake-url", default=None)
+    seed.add_argument("--province", default="91", help="unit code of the dev token (local stack only)")
+    seed.add_argument("--intake-url", default=None, help="default: the local stack's, else $MOTCUA_INTAKE_URL")
+    seed.add_argument(
+        "--token", default=None, help="bearer token of a province_admin (production); default $MOTCUA_TOKEN"
+    )
+    seed.add_argument("--token-file", default=None, help="read the bearer token from a file ('-' = stdin)")
+    seed.add_argument("--sample", action="store_true", help="load the An Giang sample (needed with a given token)")
     seed.add_argument("--data-dir", default=None)
     seed.set_defaults(func=cmd_seed)
     from services.launcher.demo import register as register_demo

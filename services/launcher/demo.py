@@ -734,7 +734,8 @@ class Demo:
                 f"Kết quả hồ sơ {perm.code} chuyển phát đến {address['street']}: "
                 f"{d.get('shipment_status')} {d.get('tracking_number') or ''}".rstrip()
             )
-            if d.get("shipment_status") == "delivered":
+            # intake returns the dossier itself when the operator reports the result delivered
+            if d.get("shipment_status") == "delivered" and "return" in self.allowed(perm):
                 self.act(perm, "return", Role.POSTAL_AGENT, {"via": "postal", "note": "Đã phát tận tay"})
 
     def online(self) -> None:

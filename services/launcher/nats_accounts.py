@@ -12,8 +12,9 @@ What each service may do (all users share one account, so they share the streams
   stream at start-up, so start order does not matter), and for each of its durable consumers
   (ConsumerSpec.service) consumer CREATE/INFO/MSG.NEXT on that stream and durable, and the
   acks of that durable (`$JS.ACK.<stream>.<durable>.>`) — no purge, no delete, no message get;
-- subscribe only to its inboxes (`_INBOX.>`): JetStream API replies and pulled messages
-  arrive there; there are no core-NATS subscriptions in the services.
+- subscribe only to its own inboxes (`_INBOX_<service>.>`, kit.bus.inbox_prefix): JetStream API
+  replies and pulled messages arrive there, and no service can read another's; there are no
+  core-NATS subscriptions in the services.
 
 Passwords are not in the file: each user's comes from an environment variable of the server
 (`MOTCUA_NATS_PASSWORD_<SERVICE>`, NATS config variables fall back to the environment); the
@@ -99,7 +100,9 @@ def permissions(service: str, *, commune_domains: Iterable[str] = ()) -> Permiss
             name = commune_stream_name("DOSSIER", domain)
             publish += [f"{JS}.STREAM.INFO.{name}", f"{JS}.STREAM.CREATE.{name}"]
             publish += _consumer_api(name, f"intake-replica-{domain}")
-    return Permissions(tuple(dict.fromkeys(publish)), ("_INBOX.>",))
+    from services.kit.bus import inbox_prefix
+
+    return Permissions(tuple(dict.fromkeys(publish)), (f"{inbox_prefix(service)}.>",))
 
 
 def _list(items: Iterable[str], indent: str) -> str:

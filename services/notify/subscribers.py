@@ -18,7 +18,7 @@ from nats.js.api import DeliverPolicy
 
 from services.contracts.notify import NOTIFY_DOSSIER_EVENTS, NOTIFY_PAYMENT_EVENTS, NOTIFY_SHIPMENT_EVENTS
 from services.contracts.streams import ConsumerSpec
-from services.kit.bus import concurrency, durable_subscriber
+from services.kit.bus import consumer_options, durable_subscriber
 from services.kit.telemetry import current_trace_id
 from services.notify.service import NotifyService
 
@@ -35,7 +35,7 @@ def _subscriber(router: NatsRouter, spec: ConsumerSpec, *, max_deliver: int, suf
         config=ConsumerConfig(max_deliver=max_deliver + 2, ack_wait=spec.ack_wait_s, deliver_policy=DeliverPolicy.NEW),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description=spec.description,
-        **concurrency(spec),
+        **consumer_options(spec),
     )
 
 

@@ -242,6 +242,23 @@ def test_services_verify_tokens_of_the_realm(which: str) -> None:
         assert environment_of(keycloak)["KC_HOSTNAME"] == f"https://{issuer_host}", "issuer = KC_HOSTNAME"
 
 
+def test_commune_services_keep_the_last_good_jwks_on_a_volume() -> None:
+    """The province issuer is across the WAN: each service keeps its JWKS on a named volume (the
+    root file system is read-only), mounted where the image gives the service user a directory."""
+    volumes = compose_resolved("commune").get("volumes", {})
+    for name, service in app_services("commune").items():
+        path = environment_of(service).get("MOTCUA_AUTH_JWKS_CACHE_PATH")
+        assert path, f"{name}: no MOTCUA_AUTH_JWKS_CACHE_PATH"
+        mounts = {}
+        for v in service.get("volumes", []):
+            source, target = (v["source"], v["target"]) if isinstance(v, dict) else v.split(":")[:2]
+            mounts[target] = source
+        directory = str(Path(path).parent)
+        assert mounts.get(directory) in volumes, f"{name}: {directory} is not on a named volume"
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(rf"install -d -o 10001 -g 10001 .*{re.escape(directory)}", dockerfile)
+
+
 def test_realm_placeholders_are_provided_to_keycloak(deploy_secrets: dict[str, Path]) -> None:
     text = (COMPOSE_DIR / "keycloak" / "realm-motcua.json").read_text()
     placeholders = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", text))

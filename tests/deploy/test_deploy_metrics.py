@@ -54,8 +54,11 @@ def test_the_shared_metrics_are_exported() -> None:
     exported = exported_metrics()
     for name in ("motcua_http_request_duration_seconds_bucket", "motcua_dossiers_received_total",
                  "motcua_consumer_pending_messages", "motcua_dead_letters", "motcua_outbox_backlog",
-                 "motcua_dossiers_late", "motcua_queue_length"):
+                 "motcua_dossiers_late", "motcua_queue_length", "motcua_dossiers_finished_total",
+                 "motcua_queue_wait_seconds_bucket", "motcua_queue_wait_seconds_count"):
         assert name in exported, name
+    assert exported["motcua_dossiers_finished_total"] == {"unit_code", "timeliness"}
+    assert exported["motcua_queue_wait_seconds_bucket"] == {"office_id", "le"}
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
@@ -71,8 +74,26 @@ def test_overview_dashboard_covers_what_operators_watch() -> None:
     text = " ".join(expr for _, expr in grafana_queries(dashboard))
     for metric in ("motcua_dossiers_received_total", "motcua_dossiers_late", "motcua_queue_length",
                    "motcua_consumer_pending_messages", "motcua_dead_letters", "motcua_outbox_backlog",
-                   "motcua_http_request_duration_seconds_bucket"):
+                   "motcua_http_request_duration_seconds_bucket", "motcua_dossiers_finished_total",
+                   "motcua_queue_wait_seconds_bucket"):
         assert metric in text, metric
+
+
+def test_overview_dashboard_shows_the_on_time_rate_and_queue_waits() -> None:
+    """On-time rate = finished on_time + early ÷ all finished, per unit; waits as p50 and p90."""
+    dashboard = json_file(COMPOSE_DIR / "grafana" / "dashboards" / "motcua-overview.json")
+    exprs = [" ".join(expr.split()) for _, expr in grafana_queries(dashboard)]
+    on_time = [e for e in exprs if 'timeliness=~"early|on_time"' in e]
+    assert on_time, "no on-time rate panel"
+    assert any("by (unit_code)" in e for e in on_time), "no on-time rate per unit"
+    for expr in on_time:  # a ratio of the same counter: selected timeliness over every finished dossier
+        numerator, _, denominator = expr.partition(" / ")
+        assert "motcua_dossiers_finished_total" in numerator and "motcua_dossiers_finished_total" in denominator
+        assert "timeliness" not in denominator, expr
+    waits = [e for e in exprs if "motcua_queue_wait_seconds_bucket" in e]
+    for quantile in ("0.50", "0.90"):
+        assert any(e.startswith(f"histogram_quantile({quantile},") for e in waits), quantile
+    assert all("le" in promql_references(e)[1] for e in waits)
 
 
 def test_alert_rules_name_exported_metrics() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ from tests.support import settings_for
 # Third parties the services would call are pointed at a closed port: the security tests need
 # the services' own rules, not the providers (a provider call fails fast and is not a deny).
 NOWHERE = "http://127.0.0.1:9"
+# postal derives unit paths from intake's offices and units (over HTTP in a deployment; here the file)
+INTAKE_UNITS = Path(__file__).resolve().parents[2] / "services" / "intake" / "data" / "units_an_giang.json"
 PORTAL_ORIGIN = "https://portal.motcua.test"
 
 
@@ -43,7 +46,7 @@ def build_apps(servers: Endpoints) -> dict[str, FastAPI]:
         "scan": scan_app(settings_for(servers, ScanSettings, scan_retention_interval_s=0, **common)),
         "postal": postal_app(settings_for(
             servers, PostalSettings, postal_operator_url=NOWHERE, postal_durable_suffix=f"-{suffix}",
-            postal_sweep_interval_s=3600, **common)),
+            postal_sweep_interval_s=3600, postal_units_file=str(INTAKE_UNITS), **common)),
         "payments": payments_app(settings_for(
             servers, PaymentsSettings, simulator_url=NOWHERE, sweep_interval_s=3600,
             receipt_link_secret="receipt-link-secret-for-tests", vnpay_tmn_code="MOTCUA01",

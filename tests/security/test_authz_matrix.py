@@ -161,13 +161,17 @@ async def _intake(c: httpx.AsyncClient) -> tuple[str, str, Fixtures]:
     fx = Fixtures(
         params={**scoped, "form": Value("01"), "index": Value(0), "q": Value(ID_NUMBER),
                 "unit_code": Value("30307"), "procedure_code": Value("2.000815")},
-        op_params={("get_procedure", "code"): Value("2.000815")},
+        # the read audit trail, queried by the fixture dossier's code: filtered to the caller's units
+        op_params={("get_procedure", "code"): Value("2.000815"), ("list_read_audit", "dossier_code"): Value(code)},
         body_fields={
             "office_id": Value(OFFICE, UNIT_PATH), "dossier_id": Value(did, UNIT_PATH),
             "dossier_code": Value(code, UNIT_PATH), "procedure_code": Value("2.000815"),
             "unit_code": Value("30307"), "to_counter_id": Value("lx-q2"), "pager_number": Value(pager),
             "field_code": Value("chung_thuc"), "phone": Value(PHONE),
             "province_code": Value("91", PROVINCE_PATH), "effective_from": Value("2027-01-04"),
+            # a person (consents, export, deletion request): any unit's officer may serve them, and
+            # sees only what their units hold
+            "id_number": Value(ID_NUMBER),
         },
         bodies={
             "receive_dossier": {"json": _dossier_body("ngoc2@example.vn")},
@@ -249,7 +253,8 @@ async def _postal(running: Running, did: str, code: str) -> Fixtures:
                 "province_code": Value("91", PROVINCE_PATH), "ref": Value(pickup.get("ref", "x")),
                 "phone": Value(PHONE), "operator": Value("vnpost")},
         body_fields={"office_id": Value(OFFICE, UNIT_PATH), "unit_path": Value(list(UNIT_PATH), UNIT_PATH),
-                     "pickup_ids": Value([pickup["id"]], UNIT_PATH), "procedure_code": Value("1.001193"),
+                     "pickup_ids": Value([pickup["id"]], UNIT_PATH), "delivery_ids": Value([delivery.id], UNIT_PATH),
+                     "procedure_code": Value("1.001193"),
                      "phone": Value(PHONE)},
         bodies={"request_pickup": {"json": _pickup_body()}, "counter_receive": {"json": reception_body}},
         body_targets={"request_pickup": UNIT_PATH, "counter_receive": UNIT_PATH},

@@ -20,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError, NoStreamResponseError
 
 from services.contracts.streams import PAYMENT
-from services.kit.bus import ensure_streams
+from services.kit.bus import ensure_streams, inbox_prefix
 from services.launcher.nats_accounts import DEFAULT_PATH, bus_services, permissions, render
 from services.launcher.servers import Endpoints
 
@@ -40,7 +40,7 @@ def test_each_service_publishes_only_its_own_subjects() -> None:
         perms = permissions(service)
         plain = {s for s in perms.publish if not s.startswith(("$JS.", "_INBOX"))}
         assert plain == subjects | {"deadletter.>"}, service
-        assert perms.subscribe == ("_INBOX.>",)
+        assert perms.subscribe == (f"_INBOX_{service}.>",)
         assert not any(".DELETE." in s or ".PURGE." in s or "MSG.GET" in s or s in (">", "$JS.>", "$JS.API.>")
                        for s in perms.publish), service
 
@@ -63,9 +63,11 @@ class Errors:
 
 
 @asynccontextmanager
-async def connect(url: str) -> AsyncIterator[tuple[NatsClient, Errors]]:
+async def connect(url: str, service: str | None = None) -> AsyncIterator[tuple[NatsClient, Errors]]:
+    """A connection as a service's user (with that service's inbox prefix, as kit.bus does)."""
     errors = Errors()
-    nc = await nats.connect(url, error_cb=errors.record, allow_reconnect=False, connect_timeout=3)
+    prefix = {"inbox_prefix": inbox_prefix(service)} if service else {}
+    nc = await nats.connect(url, error_cb=errors.record, allow_reconnect=False, connect_timeout=3, **prefix)
     try:
         yield nc, errors
     finally:
@@ -91,14 +93,14 @@ async def test_notify_cannot_publish_payment_paid_but_payments_can(servers: Endp
     async with connect(servers.nats_url) as (admin, _):
         await ensure_streams(admin.jetstream())
     forged = json.dumps({"event_id": f"forged-{uuid.uuid4().hex}", "payload": {"intent_id": "x"}})
-    async with connect(servers.nats_service_urls["notify"]) as (nc, errors):
+    async with connect(servers.nats_service_urls["notify"], "notify") as (nc, errors):
         await nc.publish("payment.paid", forged.encode())
         await nc.flush()
         with pytest.raises((NoRespondersError, NoStreamResponseError, NatsTimeout, APIError)):
             await nc.jetstream().publish("payment.paid", forged.encode(), timeout=1)
         assert await errors.wait_for("permissions violation", "payment.paid"), errors.seen
     genuine = json.dumps({"event_id": f"genuine-{uuid.uuid4().hex}"})
-    async with connect(servers.nats_service_urls["payments"]) as (nc, errors):
+    async with connect(servers.nats_service_urls["payments"], "payments") as (nc, errors):
         ack = await nc.jetstream().publish("payment.paid", genuine.encode(), stream=PAYMENT.name, timeout=5)
         assert ack.stream == PAYMENT.name and not errors.seen
     async with connect(servers.nats_url) as (admin, _):
@@ -107,13 +109,27 @@ async def test_notify_cannot_publish_payment_paid_but_payments_can(servers: Endp
 
 
 async def test_a_service_cannot_read_streams_it_does_not_consume(servers: Endpoints) -> None:
-    async with connect(servers.nats_service_urls["scan"]) as (nc, errors):
+    async with connect(servers.nats_service_urls["scan"], "scan") as (nc, errors):
         # scan consumes dossier.received only: no consumer on PAYMENT, no direct subscription
         with pytest.raises((NatsTimeout, APIError, NoRespondersError)):
             await nc.jetstream().add_consumer(PAYMENT.name, durable_name="scan-snoop", timeout=1)
         await nc.subscribe("payment.>")
         await nc.flush()
         assert await errors.wait_for("permissions violation", "subscription", "payment.>"), errors.seen
+
+
+async def test_a_service_reads_only_its_own_inbox(servers: Endpoints) -> None:
+    """Replies and pulled messages go to `_INBOX_<service>.…`: notify cannot listen to the
+    replies payments gets (JetStream acks, pulled payment events), nor to the shared `_INBOX`."""
+    async with connect(servers.nats_service_urls["notify"], "notify") as (nc, errors):
+        info = await nc.jetstream().account_info()  # a request: the reply arrives in notify's own inbox
+        assert info.streams >= 1 and not errors.seen
+        await nc.subscribe("_INBOX_payments.>")
+        await nc.flush()
+        assert await errors.wait_for("permissions violation", "subscription", "_inbox_payments.>"), errors.seen
+        await nc.subscribe("_INBOX.>")
+        await nc.flush()
+        assert await errors.wait_for("permissions violation", "subscription", "_inbox.>"), errors.seen
 
 
 async def test_no_anonymous_or_wrong_password_connection(servers: Endpoints) -> None:

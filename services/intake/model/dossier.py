@@ -223,6 +223,7 @@ class ShipmentState(BaseModel):
     kind: str | None = Field(default=None, description="pickup (papers to the office) | delivery (result)")
     shipment_id: str | None = None
     tracking_number: str | None = None
+    at: datetime | None = Field(default=None, description="When the status happened (postal's / the operator's time)")
     updated_at: datetime
 
 
@@ -284,6 +285,8 @@ class Dossier(BaseModel):
     returned: ReturnRecord | None = None
     payment: PaymentState | None = None
     shipment: ShipmentState | None = None
+    shipments: list[ShipmentState] = Field(default_factory=list, description="Every shipment status seen, in order")
+    anonymised_at: datetime | None = Field(default=None, description="Personal data erased (deletion request)")
 
     def access_path(self) -> list[str]:
         """Units allowed to see the dossier: the receiving unit's path and the handling body's."""

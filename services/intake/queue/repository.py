@@ -152,6 +152,7 @@ class QueueRepository:
             [("office_id", ASCENDING), ("day", ASCENDING), ("number", ASCENDING)], unique=True, name="number_once"
         )
         await tickets.create_index([("office_id", ASCENDING), ("day", ASCENDING), ("status", ASCENDING)])
+        await tickets.create_index([("day", ASCENDING), ("status", ASCENDING)])  # queue length of every office
         await tickets.create_index("appointment_ref", unique=True, sparse=True)
         await tickets.create_index("dossiers.dossier_id", sparse=True)
         await self.db[COUNTERS].create_index("ticket_id", sparse=True)
@@ -346,6 +347,16 @@ class QueueRepository:
             "wait_by_hour": wait_by_hour,
             "service_by_hour": service_by_hour,
         }
+
+    async def waiting_by_office(self, day: str) -> dict[str, int]:
+        """Tickets waiting now in every office (the `motcua_queue_length` gauge)."""
+        groups = await self._aggregate(
+            [
+                {"$match": {"day": day, "status": TicketStatus.WAITING.value}},
+                {"$group": {"_id": "$office_id", "waiting": {"$sum": 1}}},
+            ]
+        )
+        return {str(g["_id"]): int(g["waiting"]) for g in groups}
 
     async def queue_now(self, office_id: str, day: str) -> list[Document]:
         """Waiting tickets now, per field and per counter they were sent to."""

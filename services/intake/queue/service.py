@@ -35,6 +35,7 @@ from services.contracts.queue import (
     TicketTransferred,
     TicketTransferredPayload,
 )
+from services.intake.model.reception import ReceptionError
 from services.intake.model.reference import ReferenceData
 from services.intake.model.units import Office
 from services.intake.queue import model as m
@@ -53,6 +54,7 @@ from services.intake.queue.repository import QueueRepository, QueueTx
 from services.intake.queue.views import appointment_view, public_ticket_view, ticket_view
 from services.kit.auth import Principal, ensure_unit
 from services.kit.errors import Forbidden, NotFound
+from services.kit.metrics import QUEUE_LENGTH, queue_waited, set_gauge
 
 log = logging.getLogger("motcua.intake.queue")
 
@@ -337,7 +339,10 @@ class QueueService:
         now = self.clock()
         day = m.local_day(now)
 
+        first_call = False  # of the attempt that committed (the transaction may be retried)
+
         async def work(tx: QueueTx) -> Ticket | None:
+            nonlocal first_call
             busy = await tx.counter_ticket(counter.id)
             if busy:
                 current = await tx.ticket(busy)
@@ -351,6 +356,7 @@ class QueueService:
             ticket = m.pick_next(counter, await tx.waiting(office.id, day), self.rules)
             if ticket is None:
                 return None
+            first_call = ticket.first_called_at is None
             m.call(ticket, counter, now, principal.subject)
             await tx.save(ticket)
             await tx.occupy(counter.id, office.id, ticket, now)
@@ -358,6 +364,8 @@ class QueueService:
             return ticket
 
         ticket: Ticket | None = await self.commit(work)
+        if ticket is not None and first_call:
+            queue_waited(office.id, ticket.wait_s)  # issued → first called, once per ticket
         return ticket
 
     def _called(self, t: Ticket, counter: CounterInfo, now: datetime) -> TicketCalled:
@@ -582,6 +590,15 @@ class QueueService:
             ],
             "counters": counters,
         }
+
+    async def refresh_length_gauge(self) -> None:
+        """Scrape hook: `motcua_queue_length{office_id}` — tickets waiting now, every active office."""
+        waiting = await self.repo.waiting_by_office(m.local_day(self.clock()))
+        try:
+            offices = [o.id for o in self.reference.units.offices if o.active]
+        except ReceptionError:  # nothing loaded yet (`motcua seed`)
+            offices = []
+        set_gauge(QUEUE_LENGTH, {o: float(waiting.get(o, 0)) for o in sorted({*offices, *waiting})})
 
     async def stats(
         self, office_id: str, principal: Principal, day_from: str | None, day_to: str | None

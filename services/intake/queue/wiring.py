@@ -25,6 +25,7 @@ from services.intake.queue.repository import QueueRepository
 from services.intake.queue.service import QueueService
 from services.kit.bus import document_publishers
 from services.kit.http import error_body
+from services.kit.metrics import register_scrape_hook, unregister_scrape_hook
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 
@@ -82,7 +83,12 @@ def install_queue(app: FastAPI, runtime: ServiceRuntime, settings: KitSettings) 
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with original(a) as state:
             await _start(a, runtime)
-            yield state
+            hook = a.state.queue.refresh_length_gauge
+            register_scrape_hook(hook)
+            try:
+                yield state
+            finally:
+                unregister_scrape_hook(hook)
 
     app.router.lifespan_context = lifespan
 

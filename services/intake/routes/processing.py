@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from services.intake.api import _with_links
+from services.intake.api import Audit, _with_links
 from services.intake.model.dossier import Dossier, MissingRecord
-from services.intake.processing import ProcessingService
+from services.intake.model.privacy import AuditAction
+from services.intake.processing import ProcessingService, timeline_view
 from services.intake.service import public_view
 from services.kit.auth import Principal, Role, require_roles
 
@@ -103,20 +104,26 @@ def _view(d: Dossier) -> dict[str, Any]:
 async def inbox(
     svc: Processing,
     principal: Staff,
+    audit: Audit,
     status: Annotated[list[str] | None, Query()] = None,
     late: bool | None = None,
     handled_here: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[dict[str, Any]]:
     """The officer's inbox: dossiers received or handled by the caller's unit (or below it)."""
-    return await svc.inbox(principal, status=status, late=late, handled_here=handled_here, limit=limit, skip=skip)
+    items = await svc.inbox(principal, status=status, late=late, handled_here=handled_here, limit=limit, skip=skip)
+    if items:  # applicant names: one audit record for the page
+        await audit.listing(principal, "list_dossiers", "inbox", items)
+    return items
 
 
 @router.get("/dossiers/{dossier_id}/timeline", operation_id="get_dossier_timeline")
-async def timeline(dossier_id: str, svc: Processing, principal: Staff) -> dict[str, Any]:
+async def timeline(dossier_id: str, svc: Processing, principal: Staff, audit: Audit) -> dict[str, Any]:
     """Process control (form 05 on screen): who holds it now, late steps, every audited step."""
-    return await svc.timeline(dossier_id, principal)
+    d, _ = await svc.load(dossier_id, principal)
+    await audit.dossiers(principal, AuditAction.TIMELINE_READ, "get_dossier_timeline", "case_handling", [d])
+    return timeline_view(d, svc.calendar(d), svc.now())
 
 
 @router.post("/dossiers/{dossier_id}/transfer", operation_id="transfer_dossier")
@@ -148,7 +155,9 @@ async def supplement_complete(dossier_id: str, body: NoteBody, svc: Processing, 
 
 
 @router.post("/dossiers/{dossier_id}/steps/{index}/complete", operation_id="complete_inter_agency_step")
-async def complete_step(dossier_id: str, index: int, body: NoteBody, svc: Processing, who: Processor) -> dict[str, Any]:
+async def complete_step(
+    dossier_id: str, index: Annotated[int, Path(ge=0, le=1000)], body: NoteBody, svc: Processing, who: Processor
+) -> dict[str, Any]:
     return _view(await svc.complete_step(dossier_id, who, index, body.note))
 
 

@@ -17,7 +17,7 @@ from nats.js.api import DeliverPolicy
 
 from services.contracts.queue import NOTIFY_BOARD_QUEUE, NOTIFY_BOARD_RESULT_READY, NOTIFY_BOARD_RETURNED
 from services.contracts.streams import ConsumerSpec
-from services.kit.bus import concurrency, durable_subscriber
+from services.kit.bus import consumer_options, durable_subscriber
 from services.notify.board.service import BoardService
 
 
@@ -32,7 +32,7 @@ def _subscriber(router: NatsRouter, spec: ConsumerSpec, *, max_deliver: int, suf
         config=ConsumerConfig(max_deliver=max_deliver + 2, ack_wait=spec.ack_wait_s, deliver_policy=DeliverPolicy.NEW),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description=spec.description,
-        **concurrency(spec),
+        **consumer_options(spec),
     )
 
 
