@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr
+from pymongo.errors import DuplicateKeyError
 
 from services.contracts.postal import POSTAL_EVENTS
 from services.kit.bus import document_publishers
@@ -26,6 +27,7 @@ from services.kit.http import (
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 from services.postal.adapters.base import OperatorAdapter
+from services.postal.adapters.units import FileUnits, IntakeUnits, UnitSource
 from services.postal.adapters.vnpost import VNPostAdapter, VNPostConfig
 from services.postal.api import ROUTERS
 from services.postal.model.common import PostalError
@@ -57,6 +59,9 @@ class PostalSettings(KitSettings):
     postal_redelivery_percent: int = 50
     postal_loss_compensation: int = 500_000
     postal_max_attempts: int = 3
+    # administrative units and offices: intake's public reference data, or the same catalogue as a file
+    postal_units_file: str = Field("", description="JSON unit catalogue (intake's import format) instead of intake")
+    postal_units_ttl_s: float = 300.0
 
     @property
     def public_url(self) -> str:
@@ -86,6 +91,12 @@ def build_adapters(settings: PostalSettings, http: httpx.AsyncClient) -> dict[st
     return {vnpost.name: vnpost}
 
 
+def build_units(settings: PostalSettings, http: httpx.AsyncClient) -> UnitSource:
+    if settings.postal_units_file:
+        return FileUnits(settings.postal_units_file)
+    return IntakeUnits(http, settings.intake_url, ttl_s=settings.postal_units_ttl_s)
+
+
 def create_app(settings: PostalSettings | None = None) -> FastAPI:
     settings = settings or PostalSettings()
     runtime = ServiceRuntime(settings, uses_s3=False)
@@ -112,6 +123,7 @@ def create_app(settings: PostalSettings | None = None) -> FastAPI:
                 sender_name=settings.postal_sender_name,
                 sender_phone=settings.postal_sender_phone,
             ),
+            units=build_units(settings, http),
             wake=lambda: runtime.relay.wake() if runtime.relay else None,
         )
         holder["service"] = service
@@ -142,6 +154,14 @@ def create_app(settings: PostalSettings | None = None) -> FastAPI:
     @app.exception_handler(PostalError)
     async def _postal_error(_: Request, exc: PostalError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=409)
+
+    @app.exception_handler(DuplicateKeyError)
+    async def _duplicate(_: Request, exc: DuplicateKeyError) -> JSONResponse:
+        # a unique number (slip, record, tracking) already taken, still so after the retries:
+        # a conflict with existing data, not an outage
+        return JSONResponse(
+            error_body("duplicate", "A record with the same unique number already exists"), status_code=409
+        )
 
     install_health(app, "postal", runtime.readiness_checks())
     install_auth(app, settings)

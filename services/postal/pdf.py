@@ -1,5 +1,5 @@
 """Vietnamese PDFs of the dispatch slip (phiếu gửi hồ sơ qua bưu chính, A5) and the hand-over
-record (biên bản giao nhận hồ sơ, A4), with the kit's DejaVu fonts and a QR of the number."""
+records (biên bản giao nhận hồ sơ / kết quả, A4), with the kit's DejaVu fonts and a QR of the number."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from services.kit.pdf import FONT_BOLD, FONT_REGULAR, QRFlowable, nfc, register_fonts
-from services.postal.model.handover import HandoverRecord, HandoverSignature
+from services.postal.model.handover import HandoverKind, HandoverRecord, HandoverSignature
 from services.postal.model.pickup import PickupOrder
 from services.postal.model.tariff import Payer
 
@@ -181,7 +181,9 @@ def _sig_cell(sig: HandoverSignature | None, s: dict[str, ParagraphStyle]) -> li
 
 
 def render_handover_record(record: HandoverRecord) -> bytes:
-    """The hand-over record listing each dispatch slip, with both sides' signatures."""
+    """The hand-over record listing each dispatch slip / item, with both sides' signatures."""
+    results = record.kind is HandoverKind.RESULTS
+    what = "KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH" if results else "HỒ SƠ"
     register_fonts()
     s = _styles()
     buffer = io.BytesIO()
@@ -193,46 +195,72 @@ def render_handover_record(record: HandoverRecord) -> bytes:
         topMargin=14 * mm,
         bottomMargin=14 * mm,
         title=nfc(f"Biên bản giao nhận {record.number}"),
-        subject="Biên bản giao nhận hồ sơ qua bưu chính công ích",
+        subject=f"Biên bản giao nhận {'kết quả' if results else 'hồ sơ'} qua bưu chính công ích",
         keywords=record.number,
         creator="Một Cửa — postal",
     )
     width = 174 * mm
-    story: list[Any] = [_header(record.office_name or record.office_id, s, width), Spacer(1, 4 * mm)]
-    story.append(_p("BIÊN BẢN GIAO NHẬN HỒ SƠ", s["title"]))
+    office = record.office_name or record.office_id
+    story: list[Any] = [_header(office, s, width), Spacer(1, 4 * mm)]
+    story.append(_p(f"BIÊN BẢN GIAO NHẬN {what}", s["title"]))
     story.append(_p("(qua dịch vụ bưu chính công ích — Quyết định số 45/2016/QĐ-TTg)", s["center"]))
     story.append(_p(f"Số: {record.number}", s["bold_center"]))
     story.append(Spacer(1, 3 * mm))
-    story.append(_p(f"Bên giao: nhân viên bưu chính {record.created_by.name or record.created_by.subject}", s["base"]))
-    story.append(
-        _p(f"Bên nhận: Bộ phận tiếp nhận và trả kết quả — {record.office_name or record.office_id}", s["base"])
-    )
-    story.append(_p(f"Hai bên cùng kiểm đếm và giao nhận {len(record.items)} bưu gửi hồ sơ như sau:", s["base"]))
+    drafter = record.created_by.name or record.created_by.subject
+    if results:
+        story.append(_p(f"Bên giao: Bộ phận tiếp nhận và trả kết quả — {office} ({drafter})", s["base"]))
+        story.append(_p("Bên nhận: nhân viên bưu chính (chuyển phát kết quả đến địa chỉ người nhận)", s["base"]))
+    else:
+        story.append(_p(f"Bên giao: nhân viên bưu chính {drafter}", s["base"]))
+        story.append(_p(f"Bên nhận: Bộ phận tiếp nhận và trả kết quả — {office}", s["base"]))
+    story.append(_p(f"Hai bên cùng kiểm đếm và giao nhận {len(record.items)} bưu gửi như sau:", s["base"]))
     story.append(Spacer(1, 2 * mm))
-    rows = [[_p(h, s["bold_center"]) for h in ("STT", "Số hiệu bưu gửi", "Thủ tục", "Người nộp", "Số bản")]]
-    for n, item in enumerate(record.items, start=1):
-        rows.append(
-            [
-                _p(str(n), s["center"]),
-                _p(item.slip_number, s["base"]),
-                _p(f"{item.procedure_name or item.procedure_code}", s["base"]),
-                _p(item.applicant_name, s["base"]),
-                _p(str(item.papers), s["center"]),
-            ]
-        )
-    story.append(_grid(rows, [12 * mm, 38 * mm, 66 * mm, 40 * mm, 18 * mm]))
+    if results:
+        rows = [[_p(h, s["bold_center"]) for h in ("STT", "Số hiệu bưu gửi", "Mã hồ sơ", "Người nhận", "Địa chỉ")]]
+        for n, item in enumerate(record.items, start=1):
+            rows.append(
+                [
+                    _p(str(n), s["center"]),
+                    _p(item.slip_number, s["base"]),
+                    _p(item.dossier_code or "", s["small"]),
+                    _p(item.applicant_name, s["base"]),
+                    _p(item.address, s["small"]),
+                ]
+            )
+        story.append(_grid(rows, [12 * mm, 36 * mm, 44 * mm, 34 * mm, 48 * mm]))
+    else:
+        rows = [[_p(h, s["bold_center"]) for h in ("STT", "Số hiệu bưu gửi", "Thủ tục", "Người nộp", "Số bản")]]
+        for n, item in enumerate(record.items, start=1):
+            rows.append(
+                [
+                    _p(str(n), s["center"]),
+                    _p(item.slip_number, s["base"]),
+                    _p(f"{item.procedure_name or item.procedure_code}", s["base"]),
+                    _p(item.applicant_name, s["base"]),
+                    _p(str(item.papers), s["center"]),
+                ]
+            )
+        story.append(_grid(rows, [12 * mm, 38 * mm, 66 * mm, 40 * mm, 18 * mm]))
     story.append(Spacer(1, 3 * mm))
-    if record.signed_at:
+    if record.signed_at and results:
+        story.append(
+            _p(f"Bưu chính nhận kết quả để chuyển phát từ thời điểm ký biên bản: {_when(record.signed_at)}.", s["bold"])
+        )
+    elif record.signed_at:
         story.append(_p(f"Hồ sơ được coi là đã nộp từ thời điểm ký biên bản: {_when(record.signed_at)}.", s["bold"]))
+    elif results:
+        story.append(_p("Biên bản chưa đủ chữ ký hai bên: kết quả chưa được giao cho bưu chính.", s["bold"]))
     else:
         story.append(_p("Biên bản chưa đủ chữ ký hai bên: hồ sơ chưa được coi là đã nộp.", s["bold"]))
     story.append(Spacer(1, 5 * mm))
+    postal = ("BÊN NHẬN" if results else "BÊN GIAO") + " (BƯU CHÍNH)"
+    office_side = ("BÊN GIAO" if results else "BÊN NHẬN") + " (BỘ PHẬN MỘT CỬA)"
+    sides = [(office_side, record.office_signature), (postal, record.postal_signature)]
+    if not results:
+        sides.reverse()
     story.append(
         Table(
-            [
-                [_p("BÊN GIAO (BƯU CHÍNH)", s["bold_center"]), _p("BÊN NHẬN (BỘ PHẬN MỘT CỬA)", s["bold_center"])],
-                [_sig_cell(record.postal_signature, s), _sig_cell(record.office_signature, s)],
-            ],
+            [[_p(label, s["bold_center"]) for label, _ in sides], [_sig_cell(sig, s) for _, sig in sides]],
             colWidths=[width / 2, width / 2],
         )
     )

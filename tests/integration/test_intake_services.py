@@ -6,9 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -22,7 +19,6 @@ from openpyxl import load_workbook
 
 from services.intake.app import IntakeSettings, create_app
 from services.kit.auth import Role
-from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints
 from tests.integration.test_intake_processing import (
     LEADER,
@@ -38,7 +34,7 @@ from tests.integration.test_intake_processing import (
     receive,
     set_clock,
 )
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, running_app, settings_for, simulator_process
 
 CHAU_DOC = "ttpvhcc-chau-doc"
 PROVINCE_ADMIN = auth(Role.PROVINCE_ADMIN, unit_code="91", subject="admin-ag")
@@ -265,25 +261,8 @@ async def test_indicators_roll_up_to_the_province_and_export(
 @pytest.fixture
 def portal_sim() -> Iterator[tuple[str, str]]:
     """The national-portal simulator as a real HTTP server (a subprocess), failing until healed."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.intake.national_portal_sim", "--port", str(port), "--fail-first", "1000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    with simulator_process("services.intake.national_portal_sim", "--fail-first", "1000") as base:
         yield base, f"{base}/api/v1/dossiers"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def test_national_portal_sync_retries_and_shows_its_backlog(

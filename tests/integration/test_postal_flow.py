@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +32,7 @@ from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints
 from services.postal.app import PostalSettings, create_app
 from services.postal.model.signatures import sign_body
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
 
@@ -69,38 +66,29 @@ class Env:
 # ---- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.postal.simulator", "--port", str(port), "--step-delay", "0.05"],
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            errors = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"postal simulator did not start: {errors}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with simulator_process("services.postal.simulator", "--step-delay", "0.05") as url:
+        yield url
+
+
+UNITS = {  # the unit catalogue postal reads (in production: intake's GET /units and /offices)
+    "units": [
+        {"code": "91", "name": "Tỉnh An Giang", "type": "province"},
+        {"code": UNIT, "name": "Phường Mỹ Bình", "type": "ward", "parent_code": "91"},
+        {"code": "30283", "name": "Phường Mỹ Long", "type": "ward", "parent_code": "91"},
+    ],
+    "offices": [
+        {"id": OFFICE, "name": "UBND phường Mỹ Bình", "unit_code": UNIT},
+        {"id": "ubnd-my-long", "name": "UBND phường Mỹ Long", "unit_code": "30283"},
+        {"id": "ubnd-cu", "name": "UBND phường đã giải thể", "unit_code": UNIT, "active": False},
+    ],
+}
 
 
 @pytest.fixture(scope="module")
-async def env(servers: Endpoints, simulator: str) -> AsyncIterator[Env]:
+async def env(servers: Endpoints, simulator: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     port = free_port()
+    units_file = tmp_path_factory.mktemp("postal-units") / "units.json"
+    units_file.write_text(json.dumps(UNITS, ensure_ascii=False), encoding="utf-8")
     base_url = f"http://127.0.0.1:{port}"
     customer = f"MC-{uuid.uuid4().hex[:6].upper()}"
     settings = settings_for(
@@ -116,6 +104,7 @@ async def env(servers: Endpoints, simulator: str) -> AsyncIterator[Env]:
         postal_carriage_in_province=20_000,
         postal_carriage_out_of_province=30_000,
         postal_max_attempts=3,
+        postal_units_file=str(units_file),
     )
     http = httpx.AsyncClient(timeout=15)
     (
@@ -737,3 +726,174 @@ async def test_a_noisy_operator_duplicates_and_reorders_yet_the_delivery_ends_ri
         assert statuses == ["created", "failed", "delivered"]
     finally:
         await _sim(env, "PATCH", "/admin/config", json={"duplicate_webhooks": False, "reverse_batches": False})
+
+
+# ---- the unit path comes from the office, not from the caller ---------------------------------------
+async def test_the_unit_path_is_derived_from_the_office_and_unknown_ones_are_refused(env: Env) -> None:
+    body = _pickup_body(phone="0977000222")
+    del body["unit_path"]
+    derived = await env.client.post("/pickups", headers=OFFICER, json=body)
+    assert derived.status_code == 201, derived.text
+    assert derived.json()["unit_path"] == PATH and derived.json()["unit_code"] == UNIT
+
+    # a citizen cannot file an order of office Mỹ Bình under another commune (its staff would see it)
+    forged = await env.client.post("/public/pickups", json=_pickup_body(unit_path=["30283", "91"]))
+    assert forged.status_code == 422 and forged.json()["error"]["code"] == "unit_path_mismatch"
+    unknown = await env.client.post("/public/pickups", json=_pickup_body(office_id="ubnd-khong-co"))
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_office"
+    closed = await env.client.post("/public/pickups", json=_pickup_body(office_id="ubnd-cu"))
+    assert closed.status_code == 422 and closed.json()["error"]["code"] == "unknown_office"
+    # staff of another commune cannot take an order for this office by claiming their own path
+    other = await env.client.post(
+        "/pickups", headers=OTHER_COMMUNE, json=_pickup_body(unit_path=["30283", "91"]) | {"office_id": OFFICE}
+    )
+    assert other.status_code == 422
+    mine = {k: v for k, v in _pickup_body().items() if k != "unit_path"}
+    assert (await env.client.post("/pickups", headers=OTHER_COMMUNE, json=mine)).status_code == 403
+
+
+# ---- paper dispatch slips (operator down): a number is used once -------------------------------------
+async def test_a_paper_slip_number_already_used_is_a_conflict(env: Env) -> None:
+    number = f"PG{uuid.uuid4().int % 10**10:010d}"
+
+    async def paper_slip() -> httpx.Response:
+        await _sim(env, "PATCH", "/admin/config", json={"api_failures": 1})
+        created = (await env.client.post("/pickups", headers=OFFICER, json=_pickup_body())).json()
+        assert created["status"] == "requested" and created["tracking_number"] is None
+        checks = [{"component_id": c["component_id"], "present": True, "count": 1} for c in COMPONENTS]
+        await env.client.post(f"/pickups/{created['id']}/check", headers=AGENT, json={"items": checks})
+        return await env.client.post(
+            f"/pickups/{created['id']}/slip",
+            headers=AGENT,
+            json={"sender_name": "Nguyễn Văn An", "seal_number": "NP-77", "slip_number": number},
+        )
+
+    first = await paper_slip()
+    assert first.status_code == 200 and first.json()["tracking_number"] == number, first.text
+    second = await paper_slip()
+    assert second.status_code == 409, second.text
+    assert second.json()["error"]["code"] == "duplicate_slip_number"
+
+
+# ---- results: office → post hand-over record ----------------------------------------------------------
+async def test_the_office_hands_results_to_the_post_under_a_signed_record(env: Env, nc: NatsClient) -> None:
+    await _sim(env, "PATCH", "/admin/config", json={"auto_progress": False})
+    try:
+        one = await _collect(env)
+        await _hand_over(env, [one["id"]])
+        code = _code()
+        await _result_ready(nc, one["dossier_id"], code)
+        delivery = await _delivery_for(env, code)
+        delivery = await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["shipment_status"] == "created")
+        item = delivery["tracking_number"]
+        waiting = await _delivery_for(env, await _awaiting_address(nc))
+
+        # the one-stop officer lists the results; a postal agent does not draft the office's record
+        body = {"office_id": OFFICE, "delivery_ids": [delivery["id"]]}
+        assert (await env.client.post("/handovers/results", headers=AGENT, json=body)).status_code == 403
+        assert (await env.client.post("/handovers/results", headers=OTHER_COMMUNE, json=body)).status_code == 403
+        no_order = await env.client.post(
+            "/handovers/results", headers=OFFICER, json={"office_id": OFFICE, "delivery_ids": [waiting["id"]]}
+        )
+        assert no_order.status_code == 409 and no_order.json()["error"]["code"] == "not_ready_for_handover"
+        draft = await env.client.post("/handovers/results", headers=OFFICER, json=body)
+        assert draft.status_code == 201, draft.text
+        record = draft.json()
+        assert record["kind"] == "results" and record["number"].startswith(f"BBGN-KQ-{UNIT}-")
+        assert record["office_name"] == "UBND phường Mỹ Bình"
+        assert [(i["delivery_id"], i["slip_number"], i["dossier_code"]) for i in record["items"]] == [
+            (delivery["id"], item, code)
+        ]
+        twice = await env.client.post("/handovers/results", headers=OFFICER, json=body)
+        assert twice.status_code == 409 and twice.json()["error"]["code"] == "on_another_record"
+        listed = await env.client.get("/handovers", headers=OFFICER, params={"kind": "results", "status": "draft"})
+        assert record["id"] in [r["id"] for r in listed.json()]
+        assert record["id"] not in [
+            r["id"] for r in (await env.client.get("/handovers", headers=OFFICER, params={"kind": "dossiers"})).json()
+        ]
+
+        # both sides count and sign: from the second signature the post holds the result
+        office = await env.client.post(f"/handovers/{record['id']}/sign", headers=OFFICER, json={"counted": 1})
+        assert office.status_code == 200 and office.json()["status"] == "draft"
+        assert (await env.client.get(f"/deliveries/{delivery['id']}", headers=OFFICER)).json()[
+            "shipment_status"
+        ] == "created"
+        signed = await env.client.post(f"/handovers/{record['id']}/sign", headers=AGENT, json={"counted": 1})
+        assert signed.status_code == 200 and signed.json()["status"] == "signed", signed.text
+        signed_at = datetime.fromisoformat(signed.json()["signed_at"])
+        taken = (await env.client.get(f"/deliveries/{delivery['id']}", headers=OFFICER)).json()
+        assert taken["shipment_status"] == "picked_up" and taken["handover_number"] == record["number"]
+        assert abs(datetime.fromisoformat(taken["handed_over_at"]) - signed_at).total_seconds() < 0.001  # ms kept
+        picked = await _events(nc, "shipment.picked_up", "shipment_id", delivery["id"])
+        assert len(picked) == 1 and picked[0]["payload"]["kind"] == "delivery"
+        assert datetime.fromisoformat(picked[0]["payload"]["at"]) == signed_at
+        pdf = await env.client.get(f"/handovers/{record['id']}/record.pdf", headers=AGENT)
+        text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+        assert "BIÊN BẢN GIAO NHẬN KẾT QUẢ" in text and item in text and "Bưu chính nhận kết quả" in text
+
+        # the operator's own scan of the pickup is stale; its later statuses carry on to delivered
+        pushed = await _sim(
+            env,
+            "POST",
+            f"/admin/orders/{item}/events",
+            json={
+                "events": [
+                    {"status": "picked_up"},
+                    {"status": "in_transit"},
+                    {"status": "out_for_delivery", "attempt": 1},
+                    {"status": "delivered", "attempt": 1},
+                ]
+            },
+        )
+        assert [r["answer"]["result"] for r in pushed["replies"]] == ["stale", "applied", "applied", "applied"]
+        statuses = [
+            e["payload"]["status"] for e in await _events(nc, "shipment.>", "shipment_id", delivery["id"], expect=5)
+        ]
+        assert statuses == ["created", "picked_up", "in_transit", "out_for_delivery", "delivered"]
+        cancel = await env.client.post(f"/handovers/{record['id']}/cancel", headers=OFFICER, json={"reason": "x"})
+        assert cancel.status_code == 409
+    finally:
+        await _sim(env, "PATCH", "/admin/config", json={"auto_progress": True})
+
+
+async def test_a_results_record_is_edited_or_cancelled_before_anyone_signs(env: Env, nc: NatsClient) -> None:
+    await _sim(env, "PATCH", "/admin/config", json={"auto_progress": False})
+    try:
+        deliveries = []
+        for _ in range(2):
+            pickup = await _collect(env)
+            await _hand_over(env, [pickup["id"]])
+            code = _code()
+            await _result_ready(nc, pickup["dossier_id"], code)
+            found = await _delivery_for(env, code)
+            deliveries.append(
+                await _until(env, f"/deliveries/{found['id']}", lambda d: d["shipment_status"] == "created")
+            )
+        ids = [d["id"] for d in deliveries]
+        record = (
+            await env.client.post(
+                "/handovers/results", headers=OFFICER, json={"office_id": OFFICE, "delivery_ids": ids}
+            )
+        ).json()
+        wrong = await env.client.post(f"/handovers/{record['id']}/sign", headers=AGENT, json={"counted": 1})
+        assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "count_mismatch"
+        removed = await env.client.delete(f"/handovers/{record['id']}/items/{ids[1]}", headers=OFFICER)
+        assert removed.status_code == 200 and [i["delivery_id"] for i in removed.json()["items"]] == [ids[0]]
+        freed = (await env.client.get(f"/deliveries/{ids[1]}", headers=OFFICER)).json()
+        assert freed["handover_id"] is None
+        cancelled = await env.client.post(f"/handovers/{record['id']}/cancel", headers=OFFICER, json={"reason": "nhầm"})
+        assert cancelled.json()["status"] == "cancelled"
+        again = await env.client.post(
+            "/handovers/results", headers=OFFICER, json={"office_id": OFFICE, "delivery_ids": ids}
+        )
+        assert again.status_code == 201 and len(again.json()["items"]) == 2
+        assert (await env.client.get(f"/deliveries/{ids[0]}", headers=OFFICER)).json()["shipment_status"] == "created"
+    finally:
+        await _sim(env, "PATCH", "/admin/config", json={"auto_progress": True})
+
+
+async def _awaiting_address(nc: NatsClient) -> str:
+    """A result by post whose address is not known yet (no operator order): its dossier code."""
+    code = _code()
+    await _result_ready(nc, uuid.uuid4().hex, code, phone="0909000111")
+    return code

@@ -75,7 +75,7 @@ async def feed(
     request: Request,
     svc: Board,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    resume: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+    resume: Annotated[int | None, Query(alias="last_event_id", ge=0, le=2**53 - 1)] = None,
 ) -> StreamingResponse:
     """Live feed (server-sent events) of the office's board; resumable with `Last-Event-ID`."""
     stream = svc.feed(office_id, _last_id(last_event_id, resume), request.is_disconnected)

@@ -92,6 +92,9 @@ class Delivery(Tracked):
     next_action: NextAction | None = None
     action_attempts: int = 0
     action_error: str | None = None
+    handover_id: str | None = Field(None, description="The office → post hand-over record listing it")
+    handover_number: str | None = None
+    handed_over_at: datetime | None = Field(None, description="When the record was signed by both sides")
     failures: list[FailedAttempt] = Field(default_factory=list)
     charges: list[Charge] = Field(default_factory=list)
     liability: Charge | None = None
@@ -205,6 +208,36 @@ class Delivery(Tracked):
             if self.advance(ShipmentStatus.RETURNING, at=now, source="system"):
                 return ShipmentStatus.RETURNING
         return None
+
+    # ---- office → post hand-over record ----------------------------------------------------
+    def put_on_record(self, record_id: str, number: str) -> None:
+        """List the result on a hand-over record: the operator's order is placed (item number
+        known) and the post has not taken it yet (or only scanned it at the counter)."""
+        if self.shipment_status not in (ShipmentStatus.CREATED, ShipmentStatus.PICKED_UP) or not self.tracking_number:
+            raise PostalError(
+                "not_ready_for_handover",
+                f"The delivery of {self.dossier_code} is {self.shipment_status.value}: "
+                "only a result with a placed order, not yet on its way, is handed to the post",
+            )
+        if self.handover_id and self.handover_id != record_id:
+            raise PostalError(
+                "on_another_record", f"Item {self.tracking_number} is already on record {self.handover_number}"
+            )
+        self.handover_id, self.handover_number = record_id, number
+
+    def take_off_record(self, record_id: str, now: datetime) -> None:
+        if self.handover_id == record_id and self.handed_over_at is None:
+            self.handover_id = self.handover_number = None
+            self.updated_at = now
+
+    def handed_to_post(self, *, record_id: str, at: datetime) -> bool:
+        """Both sides signed: the post holds the result (picked up). True when the status moved."""
+        if self.handover_id != record_id:
+            raise PostalError("not_on_record", f"Item {self.tracking_number} is not on this record")
+        self.handed_over_at = at
+        moved = self.advance(ShipmentStatus.PICKED_UP, at=at, source="staff", note=self.handover_number or "")
+        self._log(at, "handed_to_post", "system", self.handover_number or "")
+        return moved
 
     # ---- the operator's statuses -----------------------------------------------------------
     def apply_operator_status(

@@ -1,11 +1,18 @@
-"""Hand-over records (biên bản giao nhận hồ sơ) between the post and the office. Pure.
+"""Hand-over records (biên bản giao nhận) between the post and the office. Pure.
 
-The postal worker lists the dispatch slips of the collected dossiers for one office; both
-sides count the packages and sign. The record is binding only with **both** signatures, and
-from that moment (the later signature) every listed dossier counts as submitted (DOMAIN §6).
-A side signs once; the office officer's count must match the list (a package missing at the
-counter is taken off the record first). A record can be cancelled only before it is signed
-by both, which frees its slips for another record.
+Two kinds, one set of rules:
+
+- `dossiers` (post → office): the postal worker lists the dispatch slips of the dossiers
+  collected for one office; from the record's signature every listed dossier counts as
+  submitted (DOMAIN §6);
+- `results` (office → post): the one-stop officer lists the results going home by post
+  (each with the operator's item number); from the signature the post holds them: each
+  delivery is picked up.
+
+Both sides count the packages and sign. The record is binding only with **both** signatures,
+and takes effect at the later one. A side signs once; each side's count must match the list
+(a package missing at the count is taken off the record first). A record can be cancelled
+only before it is signed by both, which frees its items for another record.
 """
 
 from __future__ import annotations
@@ -25,18 +32,34 @@ class HandoverStatus(StrEnum):
 
 
 class Side(StrEnum):
-    POSTAL = "postal"  # bên giao: nhân viên bưu chính
-    OFFICE = "office"  # bên nhận: công chức bộ phận một cửa
+    POSTAL = "postal"  # nhân viên bưu chính (bên giao hồ sơ, bên nhận kết quả)
+    OFFICE = "office"  # công chức bộ phận một cửa (bên nhận hồ sơ, bên giao kết quả)
+
+
+class HandoverKind(StrEnum):
+    DOSSIERS = "dossiers"  # biên bản giao nhận hồ sơ: post → office
+    RESULTS = "results"  # biên bản giao nhận kết quả: office → post
+
+    @property
+    def giver(self) -> Side:
+        return Side.POSTAL if self is HandoverKind.DOSSIERS else Side.OFFICE
 
 
 class HandoverItem(BaseModel):
-    pickup_id: str
-    slip_number: str
+    pickup_id: str | None = Field(None, description="dossiers: the pickup order")
+    delivery_id: str | None = Field(None, description="results: the delivery")
+    slip_number: str = Field(description="Dispatch slip / the operator's item number (số hiệu bưu gửi)")
     dossier_id: str | None
+    dossier_code: str | None = None
     procedure_code: str
     procedure_name: str = ""
-    applicant_name: str
-    papers: int = Field(description="Number of papers (copies) in the sealed package")
+    applicant_name: str = Field(description="The applicant (dossiers) or the recipient (results)")
+    address: str = Field("", description="results: where the result goes")
+    papers: int = Field(1, description="Number of papers (copies) in the sealed package")
+
+    @property
+    def item_id(self) -> str:
+        return self.pickup_id or self.delivery_id or ""
 
 
 class HandoverSignature(Signature):
@@ -50,6 +73,7 @@ class HandoverRecord(BaseModel):
     office_name: str = ""
     unit_code: str
     unit_path: list[str]
+    kind: HandoverKind = HandoverKind.DOSSIERS
     status: HandoverStatus = HandoverStatus.DRAFT
     items: list[HandoverItem]
     postal_signature: HandoverSignature | None = None
@@ -74,12 +98,15 @@ class HandoverRecord(BaseModel):
         items: list[HandoverItem],
         by: Actor,
         now: datetime,
+        kind: HandoverKind = HandoverKind.DOSSIERS,
     ) -> HandoverRecord:
         if not items:
             raise PostalError("empty_record", "A hand-over record lists at least one dispatch slip")
         slips = [i.slip_number for i in items]
-        if len(slips) != len(set(slips)):
+        if len(slips) != len(set(slips)) or len({i.item_id for i in items}) != len(items):
             raise PostalError("duplicate_slip", "A dispatch slip is listed twice")
+        if any(not s for s in slips):
+            raise PostalError("no_slip_number", "Every package on a record carries its item number")
         record = cls(
             id=id,
             number=number,
@@ -87,6 +114,7 @@ class HandoverRecord(BaseModel):
             office_name=office_name,
             unit_code=unit_path[0],
             unit_path=list(unit_path),
+            kind=kind,
             items=items,
             created_by=by,
             created_at=now,
@@ -133,19 +161,19 @@ class HandoverRecord(BaseModel):
             return True
         return False
 
-    def remove(self, pickup_id: str, *, by: Actor, now: datetime) -> HandoverItem:
+    def remove(self, item_id: str, *, by: Actor, now: datetime) -> HandoverItem:
         """Take a slip off a record nobody has signed yet (package missing or damaged)."""
         if self.status is not HandoverStatus.DRAFT or self.postal_signature or self.office_signature:
             raise PostalError("not_editable", "A record is edited only before anyone signs it")
         for item in self.items:
-            if item.pickup_id == pickup_id:
+            if item.item_id == item_id:
                 if len(self.items) == 1:
                     raise PostalError("empty_record", "Cancel the record instead of removing its last slip")
-                self.items = [i for i in self.items if i.pickup_id != pickup_id]
+                self.items = [i for i in self.items if i.item_id != item_id]
                 self.updated_at = now
                 self.history.append(HistoryEntry(at=now, action="removed", by=by.subject, note=item.slip_number))
                 return item
-        raise PostalError("not_on_record", "That pickup is not on this record")
+        raise PostalError("not_on_record", "That item is not on this record")
 
     def cancel(self, reason: str, *, by: Actor, now: datetime) -> None:
         if self.status is not HandoverStatus.DRAFT:

@@ -1,17 +1,21 @@
-"""Hand-over records: list collected slips for an office, both sides count and sign; the second
-signature submits every listed dossier (`postal.handover_signed` + `shipment.handed_over`,
-all in the same transaction as the record and the pickups)."""
+"""Hand-over records. Post → office (`dossiers`): list collected slips for an office, both sides
+count and sign; the second signature submits every listed dossier (`postal.handover_signed` +
+`shipment.handed_over`). Office → post (`results`): the officer lists the results going home
+by post; the second signature hands them to the post (`shipment.picked_up`). Each in the same
+transaction as the record and its pickups or deliveries."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from services.kit.auth import Principal, Role, ensure_unit
-from services.kit.errors import Conflict, Forbidden, Invalid
+from services.kit.errors import AppError, Conflict, Forbidden, Invalid
 from services.postal.model.common import PostalError
-from services.postal.model.handover import HandoverItem, HandoverRecord, HandoverStatus, Side
+from services.postal.model.delivery import Delivery
+from services.postal.model.handover import HandoverItem, HandoverKind, HandoverRecord, HandoverStatus, Side
 from services.postal.model.pickup import PickupOrder
-from services.postal.repository import HANDOVERS, PICKUPS, Tx
+from services.postal.repository import DELIVERIES, HANDOVERS, PICKUPS, Tx
 from services.postal.service import events as ev
 from services.postal.service.base import VN_TZ, ServiceBase, actor_of, domain_error, log, new_id
 
@@ -93,6 +97,77 @@ class HandoverUseCases(ServiceBase):
         log.info("hand-over record %s drafted with %d slips", record.number, len(record.items))
         return record
 
+    async def create_result_handover(
+        self, principal: Principal, office_id: str, delivery_ids: list[str]
+    ) -> HandoverRecord:
+        """The one-stop officer lists the results the postal worker takes away (a draft record)."""
+        by = actor_of(principal, Role.RECEPTION_OFFICER)
+        if len(set(delivery_ids)) != len(delivery_ids):
+            raise Invalid("A delivery is listed twice", code="duplicate_slip")
+        try:
+            office_name = (await self.place_of(office_id)).office_name
+        except AppError:  # the name is for the paper only: the deliveries say which office they are from
+            office_name = ""
+
+        async def work(tx: Tx) -> HandoverRecord:
+            now = self.clock()
+            deliveries = await tx.find(Delivery, DELIVERIES, {"_id": {"$in": delivery_ids}})
+            found = {d.id: d for d in deliveries}
+            missing = [i for i in delivery_ids if i not in found]
+            if missing:
+                raise self.not_found("delivery", ", ".join(missing))
+            ordered = [found[i] for i in delivery_ids]
+            for delivery in ordered:
+                ensure_unit(principal, delivery.unit_path)
+                if delivery.office_id != office_id:
+                    raise Conflict(
+                        f"The result of {delivery.dossier_code} belongs to office {delivery.office_id}",
+                        code="other_office",
+                    )
+            unit_path = ordered[0].unit_path
+            day = now.astimezone(VN_TZ)
+            seq = await tx.next_number(f"handover-results:{unit_path[0]}:{day:%Y%m%d}")
+            record_id = new_id()
+            number = f"BBGN-KQ-{unit_path[0]}-{day:%y%m%d}-{seq:03d}"
+            items = [
+                HandoverItem(
+                    delivery_id=d.id,
+                    slip_number=d.tracking_number or "",
+                    dossier_id=d.dossier_id,
+                    dossier_code=d.dossier_code,
+                    procedure_code=d.procedure_code,
+                    procedure_name=d.procedure_name,
+                    applicant_name=d.contact.name if d.contact else d.recipient.name,
+                    address=d.address.line() if d.address else "",
+                )
+                for d in ordered
+            ]
+            try:
+                for delivery in ordered:
+                    delivery.put_on_record(record_id, number)
+                record = HandoverRecord.draft(
+                    id=record_id,
+                    number=number,
+                    office_id=office_id,
+                    office_name=office_name,
+                    unit_path=unit_path,
+                    items=items,
+                    by=by,
+                    now=now,
+                    kind=HandoverKind.RESULTS,
+                )
+            except PostalError as exc:
+                raise domain_error(exc) from exc
+            for delivery in ordered:
+                delivery.updated_at = now
+                await tx.save(DELIVERIES, delivery)
+            await tx.insert(HANDOVERS, record)
+            return record
+
+        record = await self.repo.run(work)
+        log.info("results hand-over record %s drafted with %d items", record.number, len(record.items))
+        return record
+
     async def get_handover(self, principal: Principal, record_id: str) -> HandoverRecord:
         record = await self.repo.get(HandoverRecord, HANDOVERS, {"_id": record_id})
         if record is None:
@@ -101,11 +176,22 @@ class HandoverUseCases(ServiceBase):
         return record
 
     async def list_handovers(
-        self, principal: Principal, *, status: str | None, office_id: str | None, limit: int, skip: int
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        office_id: str | None,
+        limit: int,
+        skip: int,
+        kind: str | None = None,
     ) -> list[HandoverRecord]:
         query: dict[str, Any] = {"unit_path": principal.unit_code}
         if status:
             query["status"] = status
+        if kind == HandoverKind.DOSSIERS.value:
+            query["kind"] = {"$in": [kind, None]}  # records made before results records existed
+        elif kind:
+            query["kind"] = kind
         if office_id:
             query["office_id"] = office_id
         return await self.repo.find(HandoverRecord, HANDOVERS, query, limit=limit, skip=skip)
@@ -126,11 +212,14 @@ class HandoverUseCases(ServiceBase):
                 complete = record.sign(chosen, by=by, counted=counted, now=now)
             except PostalError as exc:
                 raise domain_error(exc) from exc
-            if complete:
+            if complete and record.kind is HandoverKind.RESULTS:
+                await self._results_handed_over(tx, record)
+            elif complete:
                 assert record.signed_at is not None
                 pickups = await tx.find(PickupOrder, PICKUPS, {"_id": {"$in": [i.pickup_id for i in record.items]}})
                 by_id = {p.id: p for p in pickups}
                 for item in record.items:
+                    assert item.pickup_id is not None
                     pickup = by_id[item.pickup_id]
                     previous = pickup.shipment_status
                     try:
@@ -147,11 +236,31 @@ class HandoverUseCases(ServiceBase):
         self.wake()
         if record.status is HandoverStatus.SIGNED:
             log.info(
-                "hand-over record %s signed by both sides: %d dossiers submitted", record.number, len(record.items)
+                "hand-over record %s signed by both sides: %d %s handed over",
+                record.number,
+                len(record.items),
+                record.kind.value,
             )
         return record
 
-    async def remove_from_handover(self, principal: Principal, record_id: str, pickup_id: str) -> HandoverRecord:
+    async def _results_handed_over(self, tx: Tx, record: HandoverRecord) -> None:
+        """The post holds every listed result from the signature: each delivery is picked up."""
+        assert record.signed_at is not None
+        ids = [i.delivery_id for i in record.items]
+        deliveries = {d.id: d for d in await tx.find(Delivery, DELIVERIES, {"_id": {"$in": ids}})}
+        for item in record.items:
+            assert item.delivery_id is not None
+            delivery = deliveries[item.delivery_id]
+            previous = delivery.shipment_status
+            try:
+                moved = delivery.handed_to_post(record_id=record.id, at=record.signed_at)
+            except PostalError as exc:
+                raise domain_error(exc) from exc
+            await tx.save(DELIVERIES, delivery)
+            if moved:
+                tx.emit(ev.delivery_shipment(delivery, delivery.shipment_status, previous))
+
+    async def remove_from_handover(self, principal: Principal, record_id: str, item_id: str) -> HandoverRecord:
         by = actor_of(principal)
 
         async def work(tx: Tx) -> HandoverRecord:
@@ -161,13 +270,10 @@ class HandoverUseCases(ServiceBase):
             ensure_unit(principal, record.unit_path)
             now = self.clock()
             try:
-                record.remove(pickup_id, by=by, now=now)
+                record.remove(item_id, by=by, now=now)
             except PostalError as exc:
                 raise domain_error(exc) from exc
-            pickup = await tx.get(PickupOrder, PICKUPS, {"_id": pickup_id})
-            if pickup is not None:
-                pickup.take_off_record(record.id, now)
-                await tx.save(PICKUPS, pickup)
+            await self._free(tx, record, {"_id": item_id}, now)
             await tx.save(HANDOVERS, record)
             return record
 
@@ -186,10 +292,20 @@ class HandoverUseCases(ServiceBase):
                 record.cancel(reason, by=by, now=now)
             except PostalError as exc:
                 raise domain_error(exc) from exc
-            for pickup in await tx.find(PickupOrder, PICKUPS, {"handover_id": record.id}):
-                pickup.take_off_record(record.id, now)
-                await tx.save(PICKUPS, pickup)
+            await self._free(tx, record, {"handover_id": record.id}, now)
             await tx.save(HANDOVERS, record)
             return record
 
         return await self.repo.run(work)
+
+    @staticmethod
+    async def _free(tx: Tx, record: HandoverRecord, query: dict[str, Any], now: datetime) -> None:
+        """Take pickups or deliveries off a record (removed item, cancelled record)."""
+        if record.kind is HandoverKind.RESULTS:
+            for delivery in await tx.find(Delivery, DELIVERIES, query):
+                delivery.take_off_record(record.id, now)
+                await tx.save(DELIVERIES, delivery)
+            return
+        for pickup in await tx.find(PickupOrder, PICKUPS, query):
+            pickup.take_off_record(record.id, now)
+            await tx.save(PICKUPS, pickup)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from services.contracts.events import DossierReceived
 from services.contracts.postal import POSTAL_DOSSIER_RECEIVED
 from services.kit.auth import Principal, Role, ensure_unit
-from services.kit.errors import AppError, Invalid
+from services.kit.errors import AppError, Conflict, Invalid
 from services.postal.adapters.base import OperatorRejected, OperatorUnavailable, OrderRequest, Party
 from services.postal.model.common import (
     Address,
@@ -37,7 +37,12 @@ class PickupRequest(BaseModel):
     option: PostalOption
     office_id: str = Field(min_length=1, max_length=100, description="The receiving office (intake's id)")
     office_name: str = Field("", max_length=300)
-    unit_path: list[str] = Field(min_length=1, max_length=4, description="Office's unit and those above it")
+    unit_path: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=4,
+        description="Optional: derived from the office (intake's reference data); when given it must match",
+    )
     procedure_code: str = Field(min_length=1, max_length=50)
     procedure_name: str = Field("", max_length=500)
     applicant: Applicant
@@ -54,7 +59,7 @@ class PickupRequest(BaseModel):
     note: str = Field("", max_length=1000)
 
     def unit_codes_valid(self) -> bool:
-        return all(code.isdigit() and 2 <= len(code) <= 6 for code in self.unit_path)
+        return all(code.isdigit() and 2 <= len(code) <= 6 for code in self.unit_path or [])
 
 
 class SlipRequest(BaseModel):
@@ -73,8 +78,9 @@ class PickupUseCases(ServiceBase):
     async def request_pickup(self, request: PickupRequest, principal: Principal | None) -> PickupOrder:
         if not request.unit_codes_valid():
             raise Invalid("unit_path holds administrative unit codes (digits)", code="invalid_unit_path")
+        place = await self.place_of(request.office_id, request.unit_path)
         if principal is not None:
-            ensure_unit(principal, request.unit_path)
+            ensure_unit(principal, place.unit_path)
         contact = request.contact
         if contact is None:
             if not request.applicant.phone:
@@ -90,9 +96,9 @@ class PickupUseCases(ServiceBase):
                 option=request.option,
                 via=RequestChannel.PHONE if principal else RequestChannel.ONLINE,
                 by=actor_of(principal) if principal else None,
-                office_id=request.office_id,
-                office_name=request.office_name,
-                unit_path=request.unit_path,
+                office_id=place.office_id,
+                office_name=request.office_name or place.office_name,
+                unit_path=place.unit_path,
                 procedure_code=request.procedure_code,
                 procedure_name=request.procedure_name,
                 applicant=request.applicant,
@@ -246,6 +252,11 @@ class PickupUseCases(ServiceBase):
 
         async def mutate(tx: Tx, pickup: PickupOrder) -> None:
             now = self.clock()
+            paper = None if pickup.tracking_number else (request.slip_number or "").strip() or None
+            if paper and await tx.find_one(PICKUPS, {"tracking_number": paper, "_id": {"$ne": pickup.id}}):
+                raise Conflict(
+                    f"Dispatch slip number {paper} is already used by another pickup", code="duplicate_slip_number"
+                )
             year = now.astimezone(VN_TZ).year
             number = await tx.next_number(f"receipt:{pickup.unit_code}:{year}")
             pickup.sign_slip(
@@ -257,7 +268,7 @@ class PickupUseCases(ServiceBase):
                 prepay_return=request.prepay_return,
                 tariff=self.tariff,
                 receipt_number=f"BC/{year % 100:02d}-{pickup.unit_code}-{number:06d}",
-                slip_number=request.slip_number,
+                slip_number=paper,
                 now=now,
             )
 
