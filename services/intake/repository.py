@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from services.contracts.events import Event
 from services.intake.registry import REGISTRY_COLLECTION, registry_entry
 from services.kit.idempotency import mark_processed
-from services.kit.mongo import Document, in_transaction
+from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 
 # A consumer's change to one dossier: the new document and its events, or None (nothing to do).
@@ -47,9 +47,7 @@ class DossierRepository:
         existing = await self.dossiers.index_information()
         if "code_1" in existing:
             await self.dossiers.drop_index("code_1")
-        await self.dossiers.create_index(
-            "code", unique=True, name="code_unique", partialFilterExpression={"code": {"$type": "string"}}
-        )
+        await create_unique_where_set(self.dossiers, "code", name="code_unique")
         await self.dossiers.create_index([("office_id", ASCENDING), ("received_at", DESCENDING)])
         await self.dossiers.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
         await self.dossiers.create_index("applicant.id_number", sparse=True)
@@ -170,28 +168,22 @@ class DossierRepository:
         raise RuntimeError(f"dossier kept changing while applying event {event_id}")
 
     async def late_candidates(self, now: datetime, limit: int = 200) -> list[Document]:
-        """Open dossiers past their legal due moment and not yet flagged, or with a late step."""
-        query = {
-            "replica_of": {"$exists": False},  # province copies of commune dossiers are read-only
-            "$or": [
-                {
-                    "late": {"$ne": True},
-                    "status": {"$in": _OPEN_STATUSES},
-                    "statutory_due_at": {"$lt": now},
-                },
-                {
-                    "late": {"$ne": True},
-                    "status": {"$in": _OPEN_STATUSES},
-                    "statutory_due_at": None,
-                    "due_at": {"$lt": now},
-                },
-                {
-                    "status": "processing",
-                    "steps": {"$elemMatch": {"status": "active", "due_at": {"$lt": now}, "late_flagged_at": None}},
-                },
-            ],
-        }
-        return await self.dossiers.find(query).limit(limit).to_list(length=limit)
+        """Open dossiers past their legal due moment and not yet flagged, or with a late step.
+
+        Index-friendly queries (kit.mongo.find_union) select small projections; the rule itself
+        is checked here, then the chosen dossiers are read whole.
+        """
+        queries: list[dict[str, Any]] = []
+        for status in _OPEN_STATUSES:
+            queries.append({"late": False, "status": status, "statutory_due_at": {"$lt": now}})
+            queries.append({"late": False, "status": status, "statutory_due_at": None})
+        queries.append({"status": "processing", "steps.status": "active", "steps.due_at": {"$lt": now}})
+        fields = {"replica_of": 1, "late": 1, "status": 1, "statutory_due_at": 1, "due_at": 1, "steps": 1}
+        found = await find_union(self.dossiers, queries, sort="due_at", limit=20 * limit, projection=fields)
+        chosen = [d["_id"] for d in found if _is_late_candidate(d, now)][:limit]
+        if not chosen:
+            return []
+        return await self.dossiers.find({"_id": {"$in": chosen}}).to_list(length=limit)
 
     async def late_open_by_unit(self) -> dict[str, float]:
         """Unfinished dossiers flagged late, per receiving unit (this office's own, not replicas)."""
@@ -214,6 +206,26 @@ class DossierRepository:
 
 
 _OPEN_STATUSES = ["received", "transferred", "processing", "supplement_requested", "awaiting_payment", "suspended"]
+
+
+def _before(moment: Any, now: datetime) -> bool:
+    if not isinstance(moment, datetime):
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < now
+
+
+def _is_late_candidate(doc: Document, now: datetime) -> bool:
+    """Open, not a province copy, and past its due moment unflagged — or with an active step past due."""
+    if "replica_of" in doc or doc.get("status") not in _OPEN_STATUSES:
+        return False
+    if doc.get("late") is not True:
+        due = doc.get("statutory_due_at") if doc.get("statutory_due_at") is not None else doc.get("due_at")
+        if _before(due, now):
+            return True
+    return doc.get("status") == "processing" and any(
+        step.get("status") == "active" and _before(step.get("due_at"), now) and step.get("late_flagged_at") is None
+        for step in doc.get("steps") or []
+    )
 
 
 class SlipRepository:

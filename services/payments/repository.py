@@ -19,7 +19,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from services.contracts.events import Event
 from services.kit.idempotency import already_processed, mark_processed
-from services.kit.mongo import Document, in_transaction
+from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 from services.payments.model.intent import PaymentIntent
 from services.payments.model.receipt import make_receipt, receipt_year, series_key
@@ -80,11 +80,10 @@ class PaymentsRepository:
         await self.intents.create_index("ref", unique=True)
         await self.intents.create_index("dossier_id")
         await self.intents.create_index("dossier_code")
-        await self.intents.create_index("source_event_id", unique=True,
-                                        partialFilterExpression={"source_event_id": {"$type": "string"}})
-        await self.intents.create_index("receipt.code", unique=True,
-                                        partialFilterExpression={"receipt.code": {"$type": "string"}})
+        await create_unique_where_set(self.intents, "source_event_id", name="source_event_id_1")
+        await create_unique_where_set(self.intents, "receipt.code", name="receipt.code_1")
         await self.intents.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+        await self.intents.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
         await self.intents.create_index([("channel", ASCENDING), ("paid_at", ASCENDING)])
         await self.intents.create_index([("unit_path", ASCENDING), ("created_at", DESCENDING)])
         await self.checkouts.create_index([("intent_id", ASCENDING), ("at", DESCENDING)])
@@ -138,9 +137,11 @@ class PaymentsRepository:
 
     async def due_for_sweep(self, now: datetime, pending_before: datetime, limit: int = 500) -> list[PaymentIntent]:
         """Pending intents that have expired or are old enough to ask the provider about."""
-        query = {"status": "pending", "$or": [{"expires_at": {"$lte": now}}, {"created_at": {"$lte": pending_before}}]}
-        cursor = self.intents.find(query).sort("created_at", ASCENDING).limit(limit)
-        return [from_doc(d) for d in await cursor.to_list(length=limit)]
+        queries = [
+            {"status": "pending", "expires_at": {"$lte": now}},
+            {"status": "pending", "created_at": {"$lte": pending_before}},
+        ]
+        return [from_doc(d) for d in await find_union(self.intents, queries, sort="created_at", limit=limit)]
 
     async def paid_between(self, channel: str, start: datetime, end: datetime,
                            unit_code: str | None) -> list[PaymentIntent]:

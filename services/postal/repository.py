@@ -23,7 +23,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from services.contracts.events import Event
 from services.kit.idempotency import mark_processed
-from services.kit.mongo import Document, in_transaction
+from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 
 T = TypeVar("T")
@@ -143,9 +143,7 @@ class PostalRepository:
         await pickups.create_index("ref", unique=True)
         await pickups.create_index("dossier_id")
         await pickups.create_index("dossier_code")
-        await pickups.create_index(
-            "tracking_number", unique=True, partialFilterExpression={"tracking_number": {"$type": "string"}}
-        )
+        await create_unique_where_set(pickups, "tracking_number", name="tracking_number_1")
         await pickups.create_index([("unit_path", ASCENDING), ("created_at", DESCENDING)])
         await pickups.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         handovers = self.db[HANDOVERS]
@@ -154,12 +152,8 @@ class PostalRepository:
         deliveries = self.db[DELIVERIES]
         await deliveries.create_index("dossier_id")
         await deliveries.create_index("dossier_code")
-        await deliveries.create_index(
-            "source_event_id", unique=True, partialFilterExpression={"source_event_id": {"$type": "string"}}
-        )
-        await deliveries.create_index(
-            "tracking_number", unique=True, partialFilterExpression={"tracking_number": {"$type": "string"}}
-        )
+        await create_unique_where_set(deliveries, "source_event_id", name="source_event_id_1")
+        await create_unique_where_set(deliveries, "tracking_number", name="tracking_number_1")
         await deliveries.create_index([("next_action", ASCENDING), ("updated_at", ASCENDING)])
         await deliveries.create_index([("unit_path", ASCENDING), ("created_at", DESCENDING)])
         counter = self.db[COUNTER]
@@ -213,9 +207,21 @@ class PostalRepository:
         cursor = self.db[collection].find(query).sort(sort, DESCENDING).skip(skip).limit(limit)
         return [from_doc(cls, d, id_field) for d in await cursor.to_list(length=limit)]
 
-    async def ids(self, collection: str, query: dict[str, Any], limit: int = 200) -> list[str]:
-        cursor = self.db[collection].find(query, {"_id": 1}).sort("updated_at", ASCENDING).limit(limit)
-        return [str(d["_id"]) for d in await cursor.to_list(length=limit)]
+    async def ids(
+        self,
+        collection: str,
+        queries: list[dict[str, Any]],
+        keep: Callable[[Document], bool],
+        fields: tuple[str, ...],
+        limit: int = 200,
+    ) -> list[str]:
+        """Ids of records owed work, oldest change first: index-friendly `queries` (see
+        kit.mongo.find_union) select `fields`, `keep` decides."""
+        projection = {"_id": 1, "updated_at": 1, **{f: 1 for f in fields}}
+        found = await find_union(
+            self.db[collection], queries, sort="updated_at", limit=10 * limit, projection=projection
+        )
+        return [str(d["_id"]) for d in found if keep(d)][:limit]
 
     async def log_webhook(self, record: Document) -> None:
         await self.db[WEBHOOKS].insert_one(record)

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kit.mongo import Document
+from services.kit.mongo import Document, find_union
 from services.notify.model.common import RETRYABLE_STATUSES
 
 HISTORY_MAX = 30
@@ -32,6 +32,7 @@ class DeliveryRepository:
         await self.deliveries.create_index("unit_path")
         await self.deliveries.create_index([("created_at", DESCENDING)])
         await self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
+        await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.deliveries.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)], sparse=True)
 
     async def insert(self, record: Document) -> Document | None:
@@ -75,14 +76,8 @@ class DeliveryRepository:
 
     async def due(self, now: datetime, limit: int = 100) -> list[Document]:
         """Records whose next attempt has come: scheduled, retrying, or a sending lease that ran out."""
-        cursor = (
-            self.deliveries.find(
-                {"next_attempt_at": {"$lte": now}, "status": {"$in": [s.value for s in RETRYABLE_STATUSES]}}
-            )
-            .sort("next_attempt_at", ASCENDING)
-            .limit(limit)
-        )
-        return await cursor.to_list(length=limit)
+        queries = [{"status": s.value, "next_attempt_at": {"$lte": now}} for s in RETRYABLE_STATUSES]
+        return await find_union(self.deliveries, queries, sort="next_attempt_at", limit=limit)
 
     async def find(self, query: dict[str, Any], limit: int = 100) -> list[Document]:
         cursor = self.deliveries.find(query).sort("created_at", DESCENDING).limit(limit)

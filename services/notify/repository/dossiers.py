@@ -15,7 +15,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kit.mongo import Document
+from services.kit.mongo import Document, find_union
 from services.notify.model.reminders import ACTIVE_STATUSES, DossierView
 
 
@@ -50,13 +50,13 @@ class DossierRepository:
 
     async def candidates(self, now: datetime, limit: int = 5000) -> list[DossierView]:
         """Active dossiers whose reminder moment or due moment has come."""
-        cursor = self.dossiers.find(
-            {
-                "status": {"$in": sorted(ACTIVE_STATUSES)},
-                "$or": [{"remind_at": {"$lte": now}}, {"due_at": {"$lte": now}}],
-            }
-        ).limit(limit)
-        return [DossierView.model_validate(doc) async for doc in cursor]
+        queries = [
+            {"status": status, moment: {"$lte": now}}
+            for status in sorted(ACTIVE_STATUSES)
+            for moment in ("remind_at", "due_at")
+        ]
+        docs = await find_union(self.dossiers, queries, sort="due_at", limit=limit)
+        return [DossierView.model_validate(doc) for doc in docs]
 
 
 class ReminderRepository:

@@ -4,6 +4,8 @@ through the repository; the outbox relay is woken after each commit."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.postal.repository import PICKUPS
 from services.postal.service.base import PostalConfig, ServiceBase, actor_of, log
 from services.postal.service.counter import CounterReceptionRequest, CounterUseCases
@@ -27,8 +29,13 @@ class PostalService(PickupUseCases, HandoverUseCases, WebhookUseCases, CounterUs
     async def sweep(self) -> dict[str, int]:
         """Retry every owed operator call: pickup orders not placed, delivery orders, re-deliveries, returns."""
         placed = 0
-        owed = {"status": "requested", "order_code": None, "order_attempts": {"$lt": self.config.action_retry_limit}}
-        for pickup_id in await self.repo.ids(PICKUPS, owed):
+        limit = self.config.action_retry_limit
+
+        def owed(pickup: dict[str, Any]) -> bool:
+            return pickup.get("order_code") is None and int(pickup.get("order_attempts") or 0) < limit
+
+        requested = [{"status": "requested"}]
+        for pickup_id in await self.repo.ids(PICKUPS, requested, owed, ("order_code", "order_attempts")):
             try:
                 placed += int(await self.place_pickup_order(pickup_id))
             except Exception as exc:  # one bad order must not stop the sweep

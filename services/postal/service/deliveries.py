@@ -247,8 +247,12 @@ class DeliveryUseCases(ServiceBase):
     async def sweep_deliveries(self) -> int:
         """Retry every owed operator call of deliveries (orders not placed, re-deliveries, returns)."""
         done = 0
-        owed = {"next_action": {"$ne": None}, "action_attempts": {"$lt": self.config.action_retry_limit}}
-        for delivery_id in await self.repo.ids(DELIVERIES, owed):
+        limit = self.config.action_retry_limit
+        queries = [{"next_action": action.value} for action in NextAction]
+        owed = await self.repo.ids(
+            DELIVERIES, queries, lambda d: int(d.get("action_attempts") or 0) < limit, ("action_attempts",)
+        )
+        for delivery_id in owed:
             with contextlib.suppress(AppError):
                 done += int(await self.process_action(delivery_id))
         return done

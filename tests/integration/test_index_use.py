@@ -1,0 +1,193 @@
+"""The queries services run on a timer use an index on the real MongoDB-wire server.
+
+A poll that scans the whole collection is invisible with a few test dossiers and costs
+seconds per pass at province scale (it showed up in `make bench` as lookups slowing down as
+dossiers grew). Each repository method below is called against the real server while the
+commands it sends are recorded; each recorded `find` is then explained, and no plan may be a
+collection scan.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.intake.repository import DossierRepository
+from services.kit.mongo import Document
+from services.launcher.servers import Endpoints
+from services.notify.repository.deliveries import DeliveryRepository
+from services.notify.repository.dossiers import DossierRepository as NotifyDossiers
+from services.payments.repository import PaymentsRepository
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+class FindRecorder(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.finds: list[dict[str, Any]] = []
+        self.db_name = ""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.database_name == self.db_name:
+            self.finds.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def recorded(
+    servers: Endpoints,
+) -> AsyncIterator[tuple[AsyncMongoClient[Document], AsyncDatabase[Document], FindRecorder]]:
+    recorder = FindRecorder()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(servers.mongo_url, event_listeners=[recorder], tz_aware=True)
+    recorder.db_name = f"t_idx_{uuid.uuid4().hex[:8]}"
+    yield client, client[recorder.db_name], recorder
+    await client.drop_database(recorder.db_name)
+    await client.close()
+
+
+async def _plans(db: AsyncDatabase[Document], finds: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    plans = []
+    for cmd in finds:
+        explained = await db.command(
+            "explain",
+            {k: v for k, v in cmd.items() if k in ("find", "filter", "sort", "projection", "limit")},
+            verbosity="queryPlanner",
+        )
+        plans.append((str(cmd.get("filter")), str(explained["queryPlanner"]["winningPlan"])))
+    return plans
+
+
+async def _assert_indexed(
+    db: AsyncDatabase[Document], recorder: FindRecorder, call: Callable[[], Awaitable[Any]]
+) -> None:
+    recorder.finds.clear()
+    await call()
+    finds = list(recorder.finds)
+    assert finds, "the method sent no find"
+    for query, plan in await _plans(db, finds):
+        assert "COLLSCAN" not in plan, f"{query} scans the collection: {plan}"
+
+
+async def test_intake_late_check_uses_indexes_and_finds_what_is_late(recorded: Any) -> None:
+    client, db, recorder = recorded
+    repo = DossierRepository(client, db)
+    await repo.ensure_indexes()
+    past, future = NOW - timedelta(hours=1), NOW + timedelta(days=3)
+    step_late = {"status": "active", "due_at": past}
+    await db["dossiers"].insert_many(
+        [
+            {
+                "_id": "late",
+                "status": "processing",
+                "late": False,
+                "statutory_due_at": past,
+                "due_at": past,
+                "steps": [],
+            },
+            {
+                "_id": "flagged",
+                "status": "processing",
+                "late": True,
+                "statutory_due_at": past,
+                "due_at": past,
+                "steps": [],
+            },
+            {"_id": "on-time", "status": "received", "late": False, "statutory_due_at": future, "due_at": future},
+            {"_id": "replica", "status": "received", "late": False, "statutory_due_at": past, "replica_of": "x"},
+            {"_id": "finished", "status": "resolved", "late": False, "statutory_due_at": past, "due_at": past},
+            {"_id": "legacy", "status": "received", "late": False, "statutory_due_at": None, "due_at": past},
+            {"_id": "step", "status": "processing", "late": True, "statutory_due_at": future, "steps": [step_late]},
+            {
+                "_id": "step-flagged",
+                "status": "processing",
+                "late": True,
+                "statutory_due_at": future,
+                "steps": [{**step_late, "late_flagged_at": past}],
+            },
+        ]
+    )
+    found = await repo.late_candidates(NOW)
+    assert sorted(d["_id"] for d in found) == ["late", "legacy", "step"]
+    await _assert_indexed(db, recorder, lambda: repo.late_candidates(NOW))
+    # the citizen's lookup: the unique index on codes is partial, which this server cannot use
+    await db["dossiers"].insert_one({"_id": "coded", "code": "000.01.30.H01-261124-0001", "status": "received"})
+    assert (await repo.get_by_code("000.01.30.H01-261124-0001") or {}).get("_id") == "coded"
+    await _assert_indexed(db, recorder, lambda: repo.get_by_code("000.01.30.H01-261124-0001"))
+
+
+async def test_notify_and_payments_polls_use_indexes(recorded: Any) -> None:
+    client, db, recorder = recorded
+    deliveries, dossiers, payments = DeliveryRepository(db), NotifyDossiers(db), PaymentsRepository(client, db)
+    for repo in (deliveries, dossiers, payments):
+        await repo.ensure_indexes()
+    await db["deliveries"].insert_many(
+        [
+            {"_id": "due", "key": "k1", "status": "scheduled", "next_attempt_at": NOW - timedelta(minutes=1)},
+            {"_id": "later", "key": "k2", "status": "scheduled", "next_attempt_at": NOW + timedelta(minutes=1)},
+            {"_id": "sent", "key": "k3", "status": "sent", "next_attempt_at": NOW - timedelta(minutes=5)},
+        ]
+    )
+    assert [d["_id"] for d in await deliveries.due(NOW)] == ["due"]
+    await _assert_indexed(db, recorder, lambda: deliveries.due(NOW))
+    await _assert_indexed(db, recorder, lambda: dossiers.candidates(NOW))
+    await _assert_indexed(db, recorder, lambda: payments.due_for_sweep(NOW, NOW - timedelta(minutes=15)))
+    await _assert_indexed(db, recorder, lambda: payments.get_by_receipt("BL-30307-2026-000001"))
+
+
+async def test_postal_sweeps_use_indexes_and_pick_what_is_owed(recorded: Any) -> None:
+    from services.postal.model.delivery import NextAction
+    from services.postal.repository import DELIVERIES, PICKUPS, PostalRepository
+
+    client, db, recorder = recorded
+    repo = PostalRepository(client, db)
+    await repo.ensure_indexes()
+    await db[PICKUPS].insert_many(
+        [
+            {
+                "_id": "owed",
+                "ref": "r1",
+                "status": "requested",
+                "order_code": None,
+                "order_attempts": 1,
+                "updated_at": NOW,
+            },
+            {"_id": "placed", "ref": "r2", "status": "requested", "order_code": "VN1", "updated_at": NOW},
+            {
+                "_id": "gave-up",
+                "ref": "r3",
+                "status": "requested",
+                "order_code": None,
+                "order_attempts": 9,
+                "updated_at": NOW,
+            },
+        ]
+    )
+    await db[DELIVERIES].insert_many(
+        [
+            {"_id": "redeliver", "next_action": "redeliver", "action_attempts": 0, "updated_at": NOW},
+            {"_id": "idle", "next_action": None, "updated_at": NOW},
+        ]
+    )
+
+    def owed(d: Document) -> bool:
+        return d.get("order_code") is None and int(d.get("order_attempts") or 0) < 5
+
+    pickups = await repo.ids(PICKUPS, [{"status": "requested"}], owed, ("order_code", "order_attempts"))
+    assert pickups == ["owed"]
+    queries = [{"next_action": a.value} for a in NextAction]
+    assert await repo.ids(DELIVERIES, queries, lambda d: True, ("action_attempts",)) == ["redeliver"]
+    await _assert_indexed(db, recorder, lambda: repo.ids(PICKUPS, [{"status": "requested"}], owed, ()))
+    await _assert_indexed(db, recorder, lambda: repo.ids(DELIVERIES, queries, lambda d: True, ()))
