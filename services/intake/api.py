@@ -37,12 +37,12 @@ ADMINS = (Role.PROVINCE_ADMIN, Role.UNIT_ADMIN)
 router = APIRouter()
 
 
-def service_of(request: Request) -> IntakeService:
+async def service_of(request: Request) -> IntakeService:
     svc: IntakeService = request.app.state.intake
     return svc
 
 
-def audit_of(request: Request) -> AuditTrail:
+async def audit_of(request: Request) -> AuditTrail:
     """The read audit trail: every route that returns a dossier's personal data records the read."""
     trail: AuditTrail = request.app.state.audit
     return trail

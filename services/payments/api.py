@@ -45,7 +45,7 @@ callbacks = APIRouter(prefix="/callbacks", tags=["provider callbacks"])
 reports = APIRouter(tags=["reconciliation and alerts"])
 
 
-def _service(request: Request) -> PaymentsService:
+async def _service(request: Request) -> PaymentsService:
     service: PaymentsService = request.app.state.payments
     return service
 

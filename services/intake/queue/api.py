@@ -33,7 +33,7 @@ class KioskRateLimited(AppError):
         self.retry_after = retry_after
 
 
-def queue_of(request: Request) -> QueueService:
+async def queue_of(request: Request) -> QueueService:
     svc: QueueService = request.app.state.queue
     return svc
 
@@ -47,7 +47,7 @@ async def kiosk_rate_limit(request: Request) -> None:
         raise KioskRateLimited(wait)
 
 
-def pagers_of(request: Request) -> PagerDesk:
+async def pagers_of(request: Request) -> PagerDesk:
     desk: PagerDesk = request.app.state.queue_pagers
     return desk
 

@@ -32,7 +32,7 @@ Assigner = Annotated[Principal, Depends(require_roles(R.UNIT_ADMIN, R.PROVINCE_A
 CounterDevice = Annotated[Principal, Depends(require_roles(R.RECEPTION_OFFICER))]
 
 
-def feedback_of(request: Request) -> FeedbackService:
+async def feedback_of(request: Request) -> FeedbackService:
     svc: FeedbackService = request.app.state.feedback
     return svc
 

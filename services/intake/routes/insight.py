@@ -29,17 +29,17 @@ SyncReader = Annotated[Principal, Depends(require_roles(R.UNIT_ADMIN, R.PROVINCE
 SyncAdmin = Annotated[Principal, Depends(require_roles(R.UNIT_ADMIN, R.PROVINCE_ADMIN))]
 
 
-def registry_of(request: Request) -> ApplicantRegistry:
+async def registry_of(request: Request) -> ApplicantRegistry:
     svc: ApplicantRegistry = request.app.state.registry
     return svc
 
 
-def reports_of(request: Request) -> ReportService:
+async def reports_of(request: Request) -> ReportService:
     svc: ReportService = request.app.state.reports
     return svc
 
 
-def sync_of(request: Request) -> NationalPortalSync:
+async def sync_of(request: Request) -> NationalPortalSync:
     svc: NationalPortalSync = request.app.state.national_sync
     return svc
 

@@ -28,7 +28,7 @@ Auditor = Annotated[Principal, Depends(require_roles(R.INSPECTOR, R.UNIT_ADMIN, 
 DataOfficer = Annotated[Principal, Depends(require_roles(R.RECEPTION_OFFICER, R.UNIT_ADMIN, R.PROVINCE_ADMIN))]
 
 
-def privacy_of(request: Request) -> PrivacyService:
+async def privacy_of(request: Request) -> PrivacyService:
     svc: PrivacyService = request.app.state.privacy
     return svc
 

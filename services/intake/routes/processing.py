@@ -31,7 +31,7 @@ DECIDERS = (R.SIGNING_LEADER, R.SPECIALIST)
 RETURN_DESK = (R.RECEPTION_OFFICER, R.POSTAL_AGENT)
 
 
-def processing_of(request: Request) -> ProcessingService:
+async def processing_of(request: Request) -> ProcessingService:
     svc: ProcessingService = request.app.state.processing
     return svc
 

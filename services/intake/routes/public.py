@@ -20,14 +20,14 @@ from services.intake.ratings import RatingService
 router = APIRouter(tags=["public"])
 
 
-def client_of(request: Request) -> str:
+async def client_of(request: Request) -> str:
     """The client address (behind the portal: the citizen's, from `X-Forwarded-For`)."""
     lookup: LookupService = request.app.state.lookup
     peer = request.client.host if request.client else "unknown"
     return lookup.client_address(peer, request.headers.get("x-forwarded-for"))
 
 
-def lookup_of(request: Request) -> LookupService:
+async def lookup_of(request: Request) -> LookupService:
     svc: LookupService = request.app.state.lookup
     return svc
 

@@ -11,7 +11,7 @@ from services.kit.errors import Unavailable
 from services.notify.service import NotifyParts
 
 
-def parts(request: Request) -> NotifyParts:
+async def parts(request: Request) -> NotifyParts:
     found: NotifyParts | None = getattr(request.app.state, "notify", None)
     if found is None:
         raise Unavailable("notify is starting", code="starting")

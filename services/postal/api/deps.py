@@ -28,7 +28,7 @@ Admin = Annotated[Principal, Depends(require_roles(*ADMIN))]
 ProvinceAdmin = Annotated[Principal, Depends(require_roles(Role.PROVINCE_ADMIN))]
 
 
-def _service(request: Request) -> PostalService:
+async def _service(request: Request) -> PostalService:
     service: PostalService = request.app.state.postal
     return service
 
