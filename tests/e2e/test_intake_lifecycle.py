@@ -57,7 +57,10 @@ TWO_STEPS = {
 
 @pytest.fixture
 async def intake(servers: Endpoints) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    settings = settings_for(servers, IntakeSettings, durable_suffix=f"-e2e{uuid.uuid4().hex[:6]}")
+    # the test runs the late scan itself, at moments of its choosing: no background scan
+    settings = settings_for(
+        servers, IntakeSettings, durable_suffix=f"-e2e{uuid.uuid4().hex[:6]}", late_scan_interval_s=3600
+    )
     app = create_app(settings)
     async with running_app(app) as client:
         yield client, app

@@ -109,7 +109,8 @@ async def test_intake_late_check_uses_indexes_and_finds_what_is_late(recorded: A
             {"_id": "replica", "status": "received", "late": False, "statutory_due_at": past, "replica_of": "x"},
             {"_id": "finished", "status": "resolved", "late": False, "statutory_due_at": past, "due_at": past},
             {"_id": "legacy", "status": "received", "late": False, "statutory_due_at": None, "due_at": past},
-            {"_id": "step", "status": "processing", "late": True, "statutory_due_at": future, "steps": [step_late]},
+            {"_id": "step", "status": "processing", "late": True, "statutory_due_at": future,
+             "steps": [step_late, {"status": "waiting", "due_at": None}]},
             {
                 "_id": "step-flagged",
                 "status": "processing",

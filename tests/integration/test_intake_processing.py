@@ -61,7 +61,10 @@ def set_clock(app: FastAPI, moment: datetime) -> None:
 
 @pytest.fixture
 async def intake(servers: Endpoints) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    settings = settings_for(servers, IntakeSettings, durable_suffix=f"-t{uuid.uuid4().hex[:8]}")
+    # tests run the late scan themselves, at the clock's moments: no background scan racing them
+    settings = settings_for(
+        servers, IntakeSettings, durable_suffix=f"-t{uuid.uuid4().hex[:8]}", late_scan_interval_s=3600
+    )
     app = create_app(settings)
     async with running_app(app) as client:
         yield client, app
