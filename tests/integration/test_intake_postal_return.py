@@ -24,11 +24,10 @@ from services.contracts.streams import DOSSIER, SHIPMENT
 from services.intake.app import IntakeSettings, create_app
 from services.kit.auth import Role
 from services.launcher.servers import Endpoints
+from tests.integration.test_intake_processing import at, local, permit_request
 from tests.support import auth, running_app, settings_for
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-OFFICE = "ttpvhcc-long-xuyen"
-PERMIT = "1.009994"  # building permit, commune, 15 working days
 
 RECEPTION = auth(Role.RECEPTION_OFFICER, unit_code="30307", subject="rec-lx", name="Lê Thị Thu")
 SPECIALIST = auth(Role.SPECIALIST, unit_code="30307", subject="spec-lx", name="Trần Văn Bình")
@@ -41,14 +40,6 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.moment
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 1) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=VN)
-
-
-def local(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(VN)
 
 
 class Intake:
@@ -115,33 +106,6 @@ async def intake(servers: Endpoints, nc: NatsClient) -> AsyncIterator[Intake]:
     app = create_app(settings_for(servers, IntakeSettings, durable_suffix=suffix))
     async with running_app(app) as client:
         yield Intake(client, app, nc, INTAKE_SHIPMENT_EVENTS.durable + suffix)
-
-
-def permit_request(**over: Any) -> dict[str, Any]:
-    return {
-        "office_id": OFFICE,
-        "procedure_code": PERMIT,
-        "applicant": {
-            "full_name": "Nguyễn Văn Ánh",
-            "id_number": "089203004567",
-            "phone": "0987 654 321",
-            "address": "Phường Long Xuyên, An Giang",
-        },
-        "components": [
-            {"component_id": "don"},
-            {"component_id": "giay_to_dat"},
-            {"component_id": "ban_ve", "count": 2},
-        ],
-        "form_data": {
-            "ho_ten_nguoi_yeu_cau": "Nguyễn Văn Ánh",
-            "so_dinh_danh_nguoi_yeu_cau": "089203004567",
-            "noi_cu_tru": "Phường Long Xuyên",
-            "dia_diem_xay_dung": "Số 12 đường Trần Hưng Đạo",
-            "dien_tich_xay_dung": 80,
-            "so_tang": 3,
-        },
-        **over,
-    }
 
 
 def shipment(

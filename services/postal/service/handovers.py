@@ -7,7 +7,7 @@ transaction as the record and its pickups or deliveries."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from services.kit.auth import Principal, Role, ensure_unit
 from services.kit.errors import AppError, Conflict, Forbidden, Invalid
@@ -36,7 +36,18 @@ def side_for(principal: Principal, requested: Side | None) -> Side:
     return next(iter(allowed))
 
 
+Listed = TypeVar("Listed", PickupOrder, Delivery)
+
+
 class HandoverUseCases(ServiceBase):
+    async def _listed(self, tx: Tx, cls: type[Listed], collection: str, ids: list[str], what: str) -> list[Listed]:
+        """The records a hand-over lists, in the order given; 404 naming any that do not exist."""
+        found = {r.id: r for r in await tx.find(cls, collection, {"_id": {"$in": ids}})}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise self.not_found(what, ", ".join(missing))
+        return [found[i] for i in ids]
+
     async def create_handover(self, principal: Principal, office_id: str, pickup_ids: list[str]) -> HandoverRecord:
         by = actor_of(principal, Role.POSTAL_AGENT)
         if len(set(pickup_ids)) != len(pickup_ids):
@@ -44,12 +55,7 @@ class HandoverUseCases(ServiceBase):
 
         async def work(tx: Tx) -> HandoverRecord:
             now = self.clock()
-            pickups = await tx.find(PickupOrder, PICKUPS, {"_id": {"$in": pickup_ids}})
-            found = {p.id: p for p in pickups}
-            missing = [i for i in pickup_ids if i not in found]
-            if missing:
-                raise self.not_found("pickup", ", ".join(missing))
-            ordered = [found[i] for i in pickup_ids]
+            ordered = await self._listed(tx, PickupOrder, PICKUPS, pickup_ids, "pickup")
             for pickup in ordered:
                 ensure_unit(principal, pickup.unit_path)
                 if pickup.office_id != office_id:
@@ -111,12 +117,7 @@ class HandoverUseCases(ServiceBase):
 
         async def work(tx: Tx) -> HandoverRecord:
             now = self.clock()
-            deliveries = await tx.find(Delivery, DELIVERIES, {"_id": {"$in": delivery_ids}})
-            found = {d.id: d for d in deliveries}
-            missing = [i for i in delivery_ids if i not in found]
-            if missing:
-                raise self.not_found("delivery", ", ".join(missing))
-            ordered = [found[i] for i in delivery_ids]
+            ordered = await self._listed(tx, Delivery, DELIVERIES, delivery_ids, "delivery")
             for delivery in ordered:
                 ensure_unit(principal, delivery.unit_path)
                 if delivery.office_id != office_id:
