@@ -250,16 +250,15 @@ class ProcessingService:
     ) -> list[dict[str, Any]]:
         """Dossiers the caller's unit received or handles (or, for a province, any below it)."""
         unit = principal.unit_code
-        query: dict[str, Any] = (
-            {"handling.unit_path": unit}
-            if handled_here
-            else {"$or": [{"unit_path": unit}, {"handling.unit_path": unit}]}
-        )
+        scopes: list[dict[str, Any]] = [{"handling.unit_path": unit}]
+        if not handled_here:
+            scopes.append({"unit_path": unit})
+        where: dict[str, Any] = {}
         if status:
-            query["status"] = {"$in": status}
+            where["status"] = {"$in": status}
         if late is not None:
-            query["late"] = True if late else {"$ne": True}
-        docs = await self.dossiers.list(query, limit=limit, skip=skip)
+            where["late"] = True if late else {"$ne": True}
+        docs = await self.dossiers.list_any([{**scope, **where} for scope in scopes], limit=limit, skip=skip)
         now = self.now()
         out = []
         for doc in docs:

@@ -200,9 +200,9 @@ class DossierRepository:
     async def get_by_code(self, code: str) -> Document | None:
         return await self.dossiers.find_one({"code": code})
 
-    async def list(self, query: dict[str, Any], *, limit: int = 50, skip: int = 0) -> list[Document]:
-        cursor = self.dossiers.find(query).sort("received_at", DESCENDING).skip(skip).limit(limit)
-        return await cursor.to_list(length=limit)
+    async def list_any(self, queries: list[dict[str, Any]], *, limit: int = 50, skip: int = 0) -> list[Document]:
+        """Dossiers matching any of `queries`, newest received first (one indexed read each)."""
+        return await find_union(self.dossiers, queries, sort="received_at", descending=True, limit=limit, skip=skip)
 
 
 _OPEN_STATUSES = ["received", "transferred", "processing", "supplement_requested", "awaiting_payment", "suspended"]

@@ -78,21 +78,26 @@ async def find_union(
     sort: str,
     limit: int,
     projection: dict[str, Any] | None = None,
+    descending: bool = False,
+    skip: int = 0,
 ) -> list[Document]:
-    """The documents matching any of `queries`, sorted by `sort` ascending, at most `limit`.
+    """The documents matching any of `queries`, sorted by `sort`, at most `limit` after `skip`.
 
-    One `$or` with `$in`/`$ne` would be the natural query, but the MongoDB-wire server we embed
-    plans an index only when every predicate is on the index (equality prefix + one range), and
-    scans the whole collection otherwise — every poll, at province scale. Several index-friendly
-    queries merged here keep each poll proportional to what is due.
+    One `$or` (or `$in`/`$ne` on the indexed field) would be the natural query, but the
+    MongoDB-wire server we embed plans an index only when every predicate is on the index
+    (equality prefix + one range), and scans the whole collection for any top-level `$or` —
+    every poll, every inbox page, at province scale. Several index-friendly queries merged here
+    keep each read proportional to what it returns.
     """
     found: dict[Any, Document] = {}
+    direction = -1 if descending else 1
     for query in queries:
-        cursor = collection.find(query, projection).sort(sort, 1).limit(limit)
+        cursor = collection.find(query, projection).sort(sort, direction).limit(skip + limit)
         async for doc in cursor:
             found.setdefault(doc["_id"], doc)
-    ordered = sorted(found.values(), key=lambda d: (d.get(sort) is None, d.get(sort)))
-    return ordered[:limit]
+    present = sorted((d for d in found.values() if d.get(sort) is not None), key=lambda d: d[sort], reverse=descending)
+    missing = [d for d in found.values() if d.get(sort) is None]  # last, either way
+    return (present + missing)[skip : skip + limit]
 
 
 async def create_unique_where_set(collection: AsyncCollection[Document], field: str, name: str | None = None) -> None:

@@ -160,7 +160,7 @@ class ScanRepository:
             "owner_id_hash": owner_id_hash,
             "unit_path": unit_code,
             "status": {"$ne": DocumentStatus.DELETED.value},
-            "$or": [{"valid_until": None}, {"valid_until": {"$gte": today.isoformat()}}],
+            "valid_until": {"$not": {"$lt": today.isoformat()}},  # none, or not yet passed (no top-level $or)
         }).sort("uploaded_at", DESCENDING).limit(limit)
         return [from_doc(d) for d in await cursor.to_list(length=limit)]
 
@@ -200,7 +200,7 @@ class ScanRepository:
         until = now + lease
         taken = await self.objects.find_one_and_update(
             {"_id": key, "check_after": {"$lte": now}, "last_ref_at": {"$lt": now - grace},
-             "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+             "lease_until": {"$not": {"$gte": now}}},  # none, or expired (no top-level $or)
             {"$set": {"lease_until": until}},
         )
         return until if taken else None

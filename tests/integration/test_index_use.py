@@ -33,11 +33,16 @@ NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 class FindRecorder(monitoring.CommandListener):
     def __init__(self) -> None:
         self.finds: list[dict[str, Any]] = []
+        self.write_filters: list[dict[str, Any]] = []
         self.db_name = ""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.database_name == self.db_name:
+        if event.database_name != self.db_name:
+            return
+        if event.command_name == "find":
             self.finds.append(dict(event.command))
+        elif event.command_name in ("update", "delete"):
+            self.write_filters += [dict(u["q"]) for u in event.command.get(f"{event.command_name}s", [])]
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -81,6 +86,14 @@ async def _assert_indexed(
         assert "COLLSCAN" not in plan, f"{query} scans the collection: {plan}"
 
 
+def _no_top_level_or(filters: list[dict[str, Any]]) -> None:
+    """The embedded server scans the whole collection for a top-level `$or`/`$and`, even beside
+    an `_id` (300 ms per update at 20,000 documents, where `{_id, field: {$not: …}}` takes 3 ms)."""
+    assert filters, "nothing was recorded"
+    for query in filters:
+        assert not {"$or", "$and", "$nor"} & set(query), f"{query} has a top-level logical operator"
+
+
 async def test_intake_late_check_uses_indexes_and_finds_what_is_late(recorded: Any) -> None:
     client, db, recorder = recorded
     repo = DossierRepository(client, db)
@@ -109,8 +122,13 @@ async def test_intake_late_check_uses_indexes_and_finds_what_is_late(recorded: A
             {"_id": "replica", "status": "received", "late": False, "statutory_due_at": past, "replica_of": "x"},
             {"_id": "finished", "status": "resolved", "late": False, "statutory_due_at": past, "due_at": past},
             {"_id": "legacy", "status": "received", "late": False, "statutory_due_at": None, "due_at": past},
-            {"_id": "step", "status": "processing", "late": True, "statutory_due_at": future,
-             "steps": [step_late, {"status": "waiting", "due_at": None}]},
+            {
+                "_id": "step",
+                "status": "processing",
+                "late": True,
+                "statutory_due_at": future,
+                "steps": [step_late, {"status": "waiting", "due_at": None}],
+            },
             {
                 "_id": "step-flagged",
                 "status": "processing",
@@ -192,3 +210,86 @@ async def test_postal_sweeps_use_indexes_and_pick_what_is_owed(recorded: Any) ->
     assert await repo.ids(DELIVERIES, queries, lambda d: True, ("action_attempts",)) == ["redeliver"]
     await _assert_indexed(db, recorder, lambda: repo.ids(PICKUPS, [{"status": "requested"}], owed, ()))
     await _assert_indexed(db, recorder, lambda: repo.ids(DELIVERIES, queries, lambda d: True, ()))
+
+
+async def test_hot_reads_and_writes_carry_no_top_level_or(recorded: Any) -> None:
+    from services.notify.model.reminders import DossierView
+
+    client, db, recorder = recorded
+    intake, notify_dossiers, deliveries = DossierRepository(client, db), NotifyDossiers(db), DeliveryRepository(db)
+    for repo in (intake, notify_dossiers, deliveries):
+        await repo.ensure_indexes()
+
+    # notify's projection: three saves per reception; an older event must not overwrite a newer one
+    view = DossierView(
+        dossier_id="d1", dossier_code="C-1", office_id="o", unit_code="30307", status="received", last_event_at=NOW
+    )
+    recorder.write_filters.clear()
+    assert await notify_dossiers.save(view)
+    assert await notify_dossiers.save(
+        view.model_copy(update={"status": "processing", "last_event_at": NOW + timedelta(minutes=1)})
+    )
+    assert not await notify_dossiers.save(view.model_copy(update={"status": "transferred"}))
+    stored = await notify_dossiers.get("d1")
+    assert stored is not None and stored.status == "processing"
+    await db["dossiers"].update_one({"_id": "d1"}, {"$unset": {"last_event_at": 1}})  # written before the field existed
+    assert await notify_dossiers.save(view.model_copy(update={"status": "resolved"}))
+    _no_top_level_or(recorder.write_filters)
+
+    # the officers' inbox: received here or handled here, newest first, paged
+    await db["dossiers"].insert_many(
+        [
+            {
+                "_id": f"r{i}",
+                "unit_path": ["91", "30307"],
+                "handling": {"unit_path": ["91", "30316"]},
+                "status": "received",
+                "received_at": NOW + timedelta(minutes=i),
+            }
+            for i in range(3)
+        ]
+        + [
+            {
+                "_id": "h",
+                "unit_path": ["91", "30316"],
+                "handling": {"unit_path": ["91", "30307"]},
+                "status": "processing",
+                "received_at": NOW + timedelta(minutes=10),
+            },
+            {
+                "_id": "both",
+                "unit_path": ["91", "30307"],
+                "handling": {"unit_path": ["91", "30307"]},
+                "status": "received",
+                "received_at": NOW - timedelta(minutes=1),
+            },
+            {"_id": "other", "unit_path": ["91", "30316"], "status": "received", "received_at": NOW},
+        ]
+    )
+    scopes = [{"handling.unit_path": "30307"}, {"unit_path": "30307"}]
+    page1 = await intake.list_any(scopes, limit=3)
+    page2 = await intake.list_any(scopes, limit=3, skip=3)
+    assert [d["_id"] for d in page1 + page2] == ["h", "r2", "r1", "r0", "both"]
+    only_received = await intake.list_any([{**q, "status": {"$in": ["received"]}} for q in scopes], limit=10)
+    assert [d["_id"] for d in only_received] == ["r2", "r1", "r0", "both"]
+    await _assert_indexed(db, recorder, lambda: intake.list_any(scopes, limit=3))
+
+    # notify's delivery list by dossier code (one code, or several on a digest)
+    await db["deliveries"].insert_many(
+        [
+            {"_id": "one", "key": "a", "unit_path": ["30307"], "dossier_code": "C-1", "created_at": NOW},
+            {
+                "_id": "digest",
+                "key": "b",
+                "unit_path": ["30307"],
+                "dossier_codes": ["C-1", "C-2"],
+                "created_at": NOW + timedelta(minutes=1),
+            },
+            {"_id": "else", "key": "c", "unit_path": ["30307"], "dossier_code": "C-2", "created_at": NOW},
+        ]
+    )
+    by_code = [{"unit_path": "30307", "dossier_code": "C-1"}, {"unit_path": "30307", "dossier_codes": "C-1"}]
+    assert [d["_id"] for d in await deliveries.find(by_code)] == ["digest", "one"]
+    recorder.finds.clear()
+    await deliveries.find(by_code)
+    _no_top_level_or([cmd["filter"] for cmd in recorder.finds])

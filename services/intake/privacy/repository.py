@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.intake.model.dossier import Dossier
 from services.intake.model.privacy import AuditRecord, ConsentEvent, DeletionRequest, anonymised_applicant
 from services.intake.registry import REGISTRY_COLLECTION
-from services.kit.mongo import Document
+from services.kit.mongo import Document, find_union
 
 AUDIT_COLLECTION = "audit_log"
 MAX_PERSON_DOSSIERS = 2000
@@ -49,8 +49,9 @@ def _from_doc(doc: Document) -> Document:
     return data
 
 
-def _scoped_to_unit(unit_code: str) -> dict[str, Any]:
-    return {"$or": [{"unit_path": unit_code}, {"handling.unit_path": unit_code}]}
+def _scoped_to_unit(unit_code: str) -> list[dict[str, Any]]:
+    """Dossiers the unit received or handles: one query each (merged by `find_union`, no `$or`)."""
+    return [{"unit_path": unit_code}, {"handling.unit_path": unit_code}]
 
 
 class AuditRepository:
@@ -122,19 +123,20 @@ class PrivacyRepository:
     # ---- the person's data ------------------------------------------------------------------
     async def dossiers_of(self, person: str, unit_code: str) -> list[Dossier]:
         """The person's dossiers (as applicant, by ID number) that the unit may see."""
-        query = {"applicant.id_number": person, **_scoped_to_unit(unit_code)}
-        docs = await self.dossiers.find(query).sort("created_at", ASCENDING).to_list(length=MAX_PERSON_DOSSIERS)
+        queries = [{"applicant.id_number": person, **scope} for scope in _scoped_to_unit(unit_code)]
+        docs = await find_union(self.dossiers, queries, sort="created_at", limit=MAX_PERSON_DOSSIERS)
         return [Dossier.from_document(d) for d in docs]
 
     async def feedback_of(self, dossier_ids: list[str], phones: list[str], unit_code: str) -> list[Document]:
         """Feedback the person sent (by their phone numbers or about their dossiers), in the unit."""
         if not dossier_ids and not phones:
             return []
-        query = {
-            "unit_path": unit_code,
-            "$or": [{"dossier_id": {"$in": dossier_ids}}, {"phone": {"$in": phones}}],
-        }
-        return await self.feedback.find(query).sort("received_at", ASCENDING).to_list(length=1000)
+        queries = [
+            {"unit_path": unit_code, field: {"$in": values}}
+            for field, values in (("dossier_id", dossier_ids), ("phone", phones))
+            if values
+        ]
+        return await find_union(self.feedback, queries, sort="received_at", limit=1000)
 
     async def ratings_of(self, dossier_ids: list[str]) -> list[Document]:
         if not dossier_ids:

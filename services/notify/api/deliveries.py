@@ -34,8 +34,6 @@ async def list_deliveries(
 ) -> list[dict[str, Any]]:
     # Only deliveries of the caller's unit or units below it.
     query: dict[str, Any] = {"unit_path": principal.unit_code}
-    if dossier_code:
-        query["$or"] = [{"dossier_code": dossier_code}, {"dossier_codes": dossier_code}]
     if event_id:
         query["event_id"] = event_id
     if status:
@@ -44,7 +42,11 @@ async def list_deliveries(
         query["channel"] = channel.value
     if recipient:
         query["recipient"] = contact_key(recipient) or recipient
-    return [present(doc) for doc in await parts.deliveries.find(query, limit)]
+    # a digest delivery lists several dossiers (`dossier_codes`)
+    queries = [query]
+    if dossier_code:
+        queries = [{**query, "dossier_code": dossier_code}, {**query, "dossier_codes": dossier_code}]
+    return [present(doc) for doc in await parts.deliveries.find(queries, limit)]
 
 
 async def _visible(parts: Parts, principal: Any, delivery_id: str) -> Document:

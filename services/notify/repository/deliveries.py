@@ -79,6 +79,6 @@ class DeliveryRepository:
         queries = [{"status": s.value, "next_attempt_at": {"$lte": now}} for s in RETRYABLE_STATUSES]
         return await find_union(self.deliveries, queries, sort="next_attempt_at", limit=limit)
 
-    async def find(self, query: dict[str, Any], limit: int = 100) -> list[Document]:
-        cursor = self.deliveries.find(query).sort("created_at", DESCENDING).limit(limit)
-        return await cursor.to_list(length=limit)
+    async def find(self, queries: list[dict[str, Any]], limit: int = 100) -> list[Document]:
+        """Deliveries matching any of `queries`, newest first (one indexed read each, no `$or`)."""
+        return await find_union(self.deliveries, queries, sort="created_at", descending=True, limit=limit)

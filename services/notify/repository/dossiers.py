@@ -37,10 +37,9 @@ class DossierRepository:
         doc = {**view.model_dump(), "active": view.active}
         try:
             result = await self.dossiers.update_one(
-                {
-                    "_id": view.dossier_id,
-                    "$or": [{"last_event_at": {"$lte": view.last_event_at}}, {"last_event_at": {"$exists": False}}],
-                },
+                # "not newer" (older, equal or absent), without a top-level $or: the embedded
+                # server scans the whole collection for one, even beside an _id
+                {"_id": view.dossier_id, "last_event_at": {"$not": {"$gt": view.last_event_at}}},
                 {"$set": doc},
                 upsert=True,
             )

@@ -191,7 +191,7 @@ class WebhookUseCases(DeliveryUseCases):
     async def webhook_log(self, principal: Principal, limit: int) -> list[dict[str, Any]]:
         """Webhooks about the caller's units; province administrators also see the unattributable
         ones (forged, unreadable, unknown items)."""
-        query: dict[str, Any] = {"unit_path": principal.unit_code}
+        queries: list[dict[str, Any]] = [{"unit_path": principal.unit_code}]
         if Role.PROVINCE_ADMIN in principal.roles:
-            query = {"$or": [query, {"unit_path": {"$exists": False}}]}
-        return await self.repo.webhook_log(query, limit)
+            queries.append({"unit_path": None})
+        return await self.repo.webhook_log(queries, limit)
