@@ -27,7 +27,8 @@ def make_mongo_client(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
         tz_aware=True,
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=3000,
-        retryWrites=True,
+        # retryWrites comes from the URL: the driver's default (on) for MongoDB, off for the
+        # embedded server (see services/launcher/servers.py)
     )
 
 

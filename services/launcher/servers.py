@@ -84,7 +84,12 @@ def mongo_process(data_dir: Path, *, port: int | None = None) -> tuple[ManagedPr
     port = port or free_port()
     store = data_dir / "mongo"
     store.mkdir(parents=True, exist_ok=True)
-    url = f"mongodb://{HOST}:{port}/?directConnection=true"
+    # retryWrites=false: the embedded server keeps a reply for every retryable write for 30 min
+    # and, past 10,000 of them, sorts them all on each write — inserts fall from ~1,000/s to
+    # ~60/s within a minute of load (bench/README.md). Our writes are idempotent or transactional
+    # and callers retry on errors, so the driver's single automatic retry is not needed here;
+    # against MongoDB proper the URL leaves the driver's default (retryable writes on).
+    url = f"mongodb://{HOST}:{port}/?directConnection=true&retryWrites=false"
 
     def ready() -> bool:
         if not port_open(HOST, port):
