@@ -93,10 +93,16 @@ class DossierRepository:
 
         await in_transaction(self.client, work)
 
-    async def _side_writes(self, dossier: Document, session: AsyncClientSession) -> None:
-        """Applicant registry and national-portal sync marker, in the dossier's transaction."""
+    async def _side_writes(
+        self, dossier: Document, session: AsyncClientSession, previous: Document | None = None
+    ) -> None:
+        """Applicant registry and national-portal sync marker, in the dossier's transaction.
+
+        The registry line is rewritten only when it changed from `previous` (when known): most
+        consumed events (payments, documents, shipments) change nothing in it.
+        """
         entry = registry_entry(dossier)
-        if entry is not None:
+        if entry is not None and (previous is None or entry != registry_entry(previous)):
             await self.db[REGISTRY_COLLECTION].replace_one({"_id": entry["_id"]}, entry, upsert=True, session=session)
         if self.sync_enabled and dossier.get("code"):
             now = datetime.now(UTC)
@@ -155,7 +161,7 @@ class DossierRepository:
             if result.matched_count != 1:
                 raise _Concurrent
             await add_to_outbox(self.db, events, session=session)
-            await self._side_writes(new_doc, session)
+            await self._side_writes(new_doc, session, previous=doc)
             return "applied"
 
         for _ in range(5):
