@@ -28,9 +28,12 @@ from services.intake.model.identity import mask_citizen_id, mask_phone
 from services.intake.model.privacy import AuditAction, DossierRef, merge_paths
 from services.kit.auth import Principal
 from services.kit.errors import Invalid, NotFound
-from services.kit.mongo import Document
+from services.kit.mongo import Document, find_union
 
 _SPACES = re.compile(r"\s+")
+# Registry lines read for one search at most (newest first); a name shared by more lines than
+# this in one unit groups only the most recent ones.
+MAX_SEARCH_LINES = 5000
 REGISTRY_COLLECTION = "applicant_registry"
 
 
@@ -80,6 +83,27 @@ def registry_entry(dossier: Document) -> Document | None:
     }
 
 
+def group_by_applicant(lines: Sequence[Document]) -> list[Document]:
+    """Registry lines (newest first) → one row per applicant: the latest line's contact data,
+    how many dossiers, first and last seen; the most recently seen applicant first."""
+    groups: dict[str, Document] = {}
+    for line in lines:
+        row = groups.get(line["key"])
+        if row is None:
+            groups[line["key"]] = {
+                "_id": line["key"],
+                **{f: line.get(f) for f in ("kind", "name", "id_masked", "phone", "organisation")},
+                "dossier_count": 1,
+                "first_seen": line["at"],
+                "last_seen": line["at"],
+            }
+            continue
+        row["dossier_count"] += 1
+        row["first_seen"] = min(row["first_seen"], line["at"])
+        row["last_seen"] = max(row["last_seen"], line["at"])
+    return sorted(groups.values(), key=lambda row: row["last_seen"], reverse=True)
+
+
 class ReadRecorder(Protocol):
     """The read audit trail (privacy.service.AuditTrail)."""
 
@@ -122,8 +146,8 @@ class ApplicantRegistry:
     async def search(self, principal: Principal, q: str, limit: int = 50) -> list[dict[str, Any]]:
         """By name without diacritics, by ID number, tax code or phone — within the caller's units.
 
-        One aggregation: the matching registry lines of the caller's units, grouped by applicant,
-        the latest line giving the contact data."""
+        The matching registry lines of the caller's units, grouped by applicant, the latest line
+        giving the contact data."""
         text = q.strip()
         if len(text) < 2:
             raise Invalid("Type at least 2 characters", code="query_too_short")
@@ -137,26 +161,16 @@ class ApplicantRegistry:
         else:
             pattern = re.escape(folded)
             criteria = [{"name_folded": {"$regex": pattern}}, {"organisation_folded": {"$regex": pattern}}]
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"units": principal.unit_code, "$or": criteria}},
-            {"$sort": {"at": -1}},
-            {
-                "$group": {
-                    "_id": "$key",
-                    "kind": {"$first": "$kind"},
-                    "name": {"$first": "$name"},
-                    "id_masked": {"$first": "$id_masked"},
-                    "phone": {"$first": "$phone"},
-                    "organisation": {"$first": "$organisation"},
-                    "dossier_count": {"$sum": 1},
-                    "first_seen": {"$min": "$at"},
-                    "last_seen": {"$max": "$at"},
-                }
-            },
-            {"$sort": {"last_seen": -1}},
-            {"$limit": limit},
-        ]
-        docs = await (await self.entries.aggregate(pipeline)).to_list()
+        # One indexed read per criterion (a top-level $or scans the whole registry on the embedded
+        # server), then the lines are grouped by applicant here, the latest line giving the contact.
+        lines = await find_union(
+            self.entries,
+            [{"units": principal.unit_code, **c} for c in criteria],
+            sort="at",
+            descending=True,
+            limit=MAX_SEARCH_LINES,
+        )
+        docs = group_by_applicant(lines)[:limit]
         await self.audit.record(
             principal,
             AuditAction.APPLICANT_SEARCH,
