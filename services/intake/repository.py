@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts.events import Event
+from services.intake.model.dossier import DossierCodeTaken
 from services.intake.registry import REGISTRY_COLLECTION, registry_entry
 from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
@@ -20,6 +20,18 @@ from services.kit.outbox import add_to_outbox
 
 # A consumer's change to one dossier: the new document and its events, or None (nothing to do).
 Mutation = Callable[[Document], Awaitable[tuple[Document, list[Event]] | None]]
+
+
+_NUMBERING_PREFIXES_KEPT = 2000  # receiving units numbered today by this process, at most
+
+
+def _code_taken(exc: DuplicateKeyError, dossier: Document) -> DossierCodeTaken | DuplicateKeyError:
+    """A clash on the code index is a numbering race (number again); any other (e.g. the same
+    `_id` from a redelivered postal hand-over) is left to the caller."""
+    pattern = (exc.details or {}).get("keyPattern") or {}
+    if "code" in pattern and dossier.get("code"):
+        return DossierCodeTaken(dossier["code"])
+    return exc
 
 
 class _AlreadyProcessed(Exception):
@@ -35,11 +47,11 @@ class DossierRepository:
         self.client = client
         self.db = db
         self.dossiers = db["dossiers"]
-        self.sequences = db["dossier_sequences"]
         self.national_sync = db["national_sync"]
         # Set by the wiring when a national-portal endpoint is configured: every write of a
         # dossier with a code then marks it for synchronisation, in the same transaction.
         self.sync_enabled = False
+        self._next_number: dict[str, int] = {}  # code prefix → next daily number (next_sequence)
 
     async def ensure_indexes(self) -> None:
         # Dossiers that were not received have code null: unique among real codes only (a sparse
@@ -59,29 +71,37 @@ class DossierRepository:
         )
         await self.national_sync.create_index([("pending", ASCENDING), ("next_attempt_at", ASCENDING)])
 
-    async def next_sequence(self, office_id: str, day: str) -> int:
-        """Atomically take the next daily number of an office (no repeats under concurrency).
+    async def next_sequence(self, code_prefix: str) -> int:
+        """The next daily number for a code prefix (`<receiving unit>-<YYMMDD>-`, DOMAIN §4).
 
-        Taken outside the reception transaction on purpose: a counter inside the transaction
-        turns every concurrent reception into a write conflict. A reception that then fails
-        for an infrastructure reason leaves a gap, never a duplicate.
+        Handed out in process: after the first of the day, numbering costs no database round
+        trip (it was a `findAndModify` per reception). The unique index on `code` keeps numbers
+        from repeating across processes: a number another process stored first makes the write
+        raise `DossierCodeTaken`, and `skip_taken` moves this process past it. A reception that
+        fails for another reason leaves a gap, never a duplicate.
         """
-        key = f"{office_id}:{day}"
-        doc = await self.sequences.find_one_and_update(
-            {"_id": key}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
+        if code_prefix not in self._next_number:
+            highest = await self._highest_number(code_prefix)
+            self._next_number.setdefault(code_prefix, highest + 1)
+            while len(self._next_number) > _NUMBERING_PREFIXES_KEPT:  # yesterday's prefixes
+                self._next_number.pop(next(iter(self._next_number)))
+        sequence = self._next_number[code_prefix]
+        self._next_number[code_prefix] = sequence + 1
+        return sequence
+
+    async def skip_taken(self, code_prefix: str, sequence: int) -> None:
+        """After `DossierCodeTaken`: continue above the highest number stored for the prefix."""
+        highest = await self._highest_number(code_prefix)
+        self._next_number[code_prefix] = max(self._next_number.get(code_prefix, 1), highest + 1, sequence + 1)
+
+    async def _highest_number(self, code_prefix: str) -> int:
+        cursor = (
+            self.dossiers.find({"code": {"$gte": f"{code_prefix}0000", "$lte": f"{code_prefix}9999"}}, {"code": 1})
+            .sort("code", DESCENDING)
+            .limit(1)
         )
-        if doc is None:
-            # First reception of the day: create the counter, then take the number. Not an
-            # upsert — concurrent findAndModify upserts of a new key can return nothing on
-            # SecantusDB even though they incremented.
-            with contextlib.suppress(DuplicateKeyError):
-                await self.sequences.insert_one({"_id": key, "value": 0, "created_at": datetime.now(UTC)})
-            doc = await self.sequences.find_one_and_update(
-                {"_id": key}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
-            )
-        if doc is None:
-            raise RuntimeError(f"daily sequence {key} could not be taken")
-        return int(doc["value"])
+        latest = await cursor.to_list(length=1)
+        return int(latest[0]["code"][-4:]) if latest else 0
 
     async def insert_with_events(self, dossier: Document, events: list[Event]) -> None:
         """The dossier and its events in one transaction: both or neither."""
@@ -91,7 +111,10 @@ class DossierRepository:
             await add_to_outbox(self.db, events, session=session)
             await self._side_writes(dossier, session)
 
-        await in_transaction(self.client, work)
+        try:
+            await in_transaction(self.client, work)
+        except DuplicateKeyError as exc:
+            raise _code_taken(exc, dossier) from exc
 
     async def _side_writes(
         self, dossier: Document, session: AsyncClientSession, previous: Document | None = None
@@ -137,7 +160,10 @@ class DossierRepository:
             await self._side_writes(dossier, session)
             return True
 
-        return await in_transaction(self.client, work)
+        try:
+            return await in_transaction(self.client, work)
+        except DuplicateKeyError as exc:
+            raise _code_taken(exc, dossier) from exc
 
     async def apply_consumed(self, consumer: str, event_id: str, query: dict[str, Any], mutate: Mutation) -> str:
         """Idempotent consumer write: mark `event_id` processed and change the dossier in one

@@ -329,3 +329,33 @@ async def test_a_reception_failing_half_way_leaves_no_dossier_and_no_event(
     monkeypatch.undo()
     ok = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
     assert ok.status_code == 201 and await db.dossiers.count_documents({}) == 1
+
+
+async def test_two_intake_processes_number_one_office_without_repeats(servers: Endpoints) -> None:
+    """Daily numbers are handed out in process; the unique index on codes is the guard between
+    processes. A process whose next number was stored by another moves past it."""
+    settings = settings_for(servers, IntakeSettings)
+    first_app = create_app(settings)
+    second_app = create_app(settings)  # a second process: same database, same consumers
+    day = FixedClock(datetime(2026, 1, 15, 9, 0, tzinfo=VN))
+    async with running_app(first_app) as first, running_app(second_app) as second:
+        first_app.state.intake.clock = second_app.state.intake.clock = day
+        one = await first.post("/dossiers", json=birth_request(), headers=OFFICER)
+        assert one.status_code == 201 and one.json()["code"].endswith("-260115-0001")
+        # the second process starts from what is stored, and takes 2, 3, 4
+        taken = [await second.post("/dossiers", json=birth_request(), headers=OFFICER) for _ in range(3)]
+        assert [r.json()["code"][-4:] for r in taken] == ["0002", "0003", "0004"]
+        # the first process still expects 2: refused by the index, it moves past the stored ones
+        again = await first.post("/dossiers", json=birth_request(), headers=OFFICER)
+        assert again.status_code == 201 and again.json()["code"].endswith("-260115-0005")
+        # both at once, concurrently
+        together = await asyncio.gather(
+            *(client.post("/dossiers", json=birth_request(), headers=OFFICER) for client in [first, second] * 30)
+        )
+        assert {r.status_code for r in together} == {201}
+        codes = [r.json()["code"] for r in together] + [one.json()["code"], again.json()["code"]]
+        codes += [r.json()["code"] for r in taken]
+        assert len(set(codes)) == len(codes) == 65
+        db = first_app.state.runtime.db
+        assert await db.dossiers.count_documents({}) == 65
+        assert await db.outbox.count_documents({"subject": "dossier.received"}) == 65  # one event each

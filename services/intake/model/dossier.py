@@ -47,6 +47,15 @@ def format_dossier_code(receiving_unit_id: str, received_at: datetime, sequence:
     return f"{receiving_unit_id}-{received_at:%y%m%d}-{sequence:04d}"
 
 
+class DossierCodeTaken(Exception):
+    """The code given to a dossier is already used (another process numbered the same day and
+    unit): the store refuses it, and the reception is numbered again."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"dossier code {code} is already taken")
+        self.code = code
+
+
 def parse_dossier_code(code: str) -> tuple[str, str, int] | None:
     m = _CODE_RE.match(code.strip().upper())
     if not m:

@@ -18,6 +18,7 @@ from services.intake.model.dossier import (
     ActorRef,
     Channel,
     Dossier,
+    DossierCodeTaken,
     DossierStatus,
     MissingRecord,
     NoWritingRecord,
@@ -42,7 +43,7 @@ from services.intake.service.records import actor_of, dossier_components, new_do
 from services.intake.service.requests import AcceptRegistered, OnlineRegistration, ReceptionRequest
 from services.intake.service.routing import competent_body
 from services.kit.auth import Principal, Role, ensure_unit
-from services.kit.errors import Conflict, NotFound
+from services.kit.errors import Conflict, NotFound, Unavailable
 from services.kit.metrics import DOSSIERS_RECEIVED
 
 log = logging.getLogger("motcua.intake")
@@ -215,12 +216,11 @@ async def apply_plan(
     dossier.missing = [MissingRecord(name=m.name, reason=m.reason) for m in plan.missing]
     dossier.received_by = actor
     dossier.print_slip = plan.print_slip
-    events: list[Event] = []
+    local = now.astimezone(VN_TZ)
+    code_prefix = format_dossier_code(office.receiving_unit_id, local, 1)[:-4]  # `<unit>-<YYMMDD>-`
     if plan.decision is Decision.RECEIVE:
         _, due, basis = due_dates(svc.reference, office, procedure, now, plan.no_appointment)
-        local = now.astimezone(VN_TZ)
-        sequence = await svc.dossiers.next_sequence(office.id, f"{local:%y%m%d}")
-        dossier.code = format_dossier_code(office.receiving_unit_id, local, sequence)
+        dossier.code = code_prefix + f"{await svc.dossiers.next_sequence(code_prefix):04d}"
         dossier.status = DossierStatus.RECEIVED
         dossier.received_at = now
         dossier.due_at = due
@@ -235,7 +235,6 @@ async def apply_plan(
             dossier.no_writing = NoWritingRecord(
                 filled_by=actor, applicant_confirmation=no_writing.applicant_confirmation
             )
-        events.append(received_event(svc, dossier))
     else:
         dossier.status = DossierStatus.NOT_RECEIVED
         dossier.refusal_reason = refusal_reason if plan.decision is Decision.REFUSE else None
@@ -254,19 +253,37 @@ async def apply_plan(
             }[plan.decision],
         )
     )
-    if dossier.status is DossierStatus.RECEIVED and dossier.code:
-        events.append(status_changed_event(svc, dossier, office))
-    if existing_version is None:
-        await svc.dossiers.insert_with_events(dossier.to_document(), events)
-    else:
+    if existing_version is not None:
         dossier.version = existing_version + 1
-        if not await svc.dossiers.replace_with_events(dossier.to_document(), existing_version, events):
-            raise Conflict("The dossier was changed by someone else; reload it and try again", code="concurrent_update")
+    for attempt in range(_NUMBERING_ATTEMPTS):
+        try:
+            await _store(svc, dossier, office, existing_version)
+            break
+        except DossierCodeTaken:  # another intake process stored this number first
+            if attempt == _NUMBERING_ATTEMPTS - 1:
+                raise Unavailable("Could not number the dossier; try again", code="numbering_busy") from None
+            assert dossier.code is not None
+            await svc.dossiers.skip_taken(code_prefix, int(dossier.code[-4:]))
+            dossier.code = code_prefix + f"{await svc.dossiers.next_sequence(code_prefix):04d}"
     svc.on_commit()
     if plan.decision is Decision.RECEIVE:
         DOSSIERS_RECEIVED.labels(dossier.unit_code, dossier.channel.value).inc()  # counted once stored
     log.info("dossier %s %s at %s", dossier.code or dossier.reference, dossier.status.value, office.id)
     return dossier
+
+
+_NUMBERING_ATTEMPTS = 10
+
+
+async def _store(svc: IntakeContext, dossier: Dossier, office: Office, existing_version: int | None) -> None:
+    """Insert the dossier (or replace the online one at `existing_version`) with its events."""
+    events: list[Event] = []
+    if dossier.status is DossierStatus.RECEIVED and dossier.code:
+        events = [received_event(svc, dossier), status_changed_event(svc, dossier, office)]
+    if existing_version is None:
+        await svc.dossiers.insert_with_events(dossier.to_document(), events)
+    elif not await svc.dossiers.replace_with_events(dossier.to_document(), existing_version, events):
+        raise Conflict("The dossier was changed by someone else; reload it and try again", code="concurrent_update")
 
 
 # ---- the events a reception writes --------------------------------------------------------
