@@ -14,68 +14,15 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from services.intake.model import lifecycle as lc
 from services.intake.model.dossier import STATUS_LABELS_VI, Dossier, DossierStatus
 from services.intake.repository import DossierRepository
 from services.intake.service import IntakeService
-from services.kit.errors import AppError, Invalid, NotFound
-
-
-class RateLimited(AppError):
-    status_code = 429
-    code = "rate_limited"
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Too many requests; try again in {int(retry_after) + 1} seconds")
-        self.retry_after = retry_after
-
-
-class TokenBucket:
-    """A token bucket per key (client address), in process: `rate` tokens a minute, `burst` at most."""
-
-    def __init__(
-        self, rate_per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 50_000
-    ) -> None:
-        self.rate = rate_per_minute / 60.0
-        self.burst = float(burst)
-        self.clock = clock
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> float | None:
-        """None when allowed; otherwise the seconds to wait for the next token."""
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                allowed = True
-            else:
-                self._buckets[key] = (tokens, now)
-                allowed = False
-            if len(self._buckets) > self.max_keys:
-                self._prune(now)
-        if allowed:
-            return None
-        return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
-
-    def check(self, key: str) -> None:
-        wait = self.take(key)
-        if wait is not None:
-            raise RateLimited(wait)
-
-    def _prune(self, now: float) -> None:
-        full_after = self.burst / self.rate if self.rate > 0 else 3600.0
-        for key in [k for k, (_, last) in self._buckets.items() if now - last > full_after]:
-            del self._buckets[key]
-
+from services.kit.errors import Invalid, NotFound
+from services.kit.ratelimit import LOOPBACK, AddressSet, TokenBucket, client_address
 
 _FACTOR_RE = re.compile(r"^\d{4}$")
 
@@ -97,22 +44,16 @@ class LookupService:
         intake: IntakeService,
         dossiers: DossierRepository,
         limiter: TokenBucket,
-        trusted_proxies: Iterable[str] = ("127.0.0.1", "::1"),
+        trusted_proxies: Iterable[str] = LOOPBACK,
     ) -> None:
         self.intake = intake
         self.dossiers = dossiers
         self.limiter = limiter
-        self.trusted_proxies = frozenset(trusted_proxies)
+        self.trusted_proxies = AddressSet(trusted_proxies)
 
     def client_address(self, peer: str, forwarded_for: str | None) -> str:
-        """The client to rate-limit: the peer, or — behind a trusted proxy such as the portal —
-        the right-most address of `X-Forwarded-For` that is not itself a trusted proxy."""
-        if peer not in self.trusted_proxies or not forwarded_for:
-            return peer
-        for address in reversed([a.strip() for a in forwarded_for.split(",") if a.strip()]):
-            if address not in self.trusted_proxies:
-                return address
-        return peer
+        """The client to rate-limit (behind the portal: the citizen, from `X-Forwarded-For`)."""
+        return client_address(peer, forwarded_for, self.trusted_proxies)
 
     async def verified(self, code: str, factor: str, client: str) -> Dossier:
         """The dossier, when the code and the second factor match (rate-limited per client)."""

@@ -9,14 +9,13 @@ import contextlib
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
 from services.intake.events_out import PUBLISHED_EVENTS
 from services.intake.feedback import FeedbackService
 from services.intake.inbound import InboundEvents
-from services.intake.lookup import LookupService, RateLimited, TokenBucket
+from services.intake.lookup import LookupService
 from services.intake.model.privacy import RetentionRule
 from services.intake.model.reception import ReceptionError
 from services.intake.national_portal.sync import NationalPortalSync
@@ -31,8 +30,8 @@ from services.intake.routes import feedback, insight, privacy, processing, publi
 from services.intake.service import IntakeService
 from services.intake.subscribers import build_router
 from services.kit.bus import document_publishers
-from services.kit.http import error_body
 from services.kit.metrics import declare_office_series, register_scrape_hook, unregister_scrape_hook
+from services.kit.ratelimit import TokenBucket
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 
@@ -43,7 +42,9 @@ class ProcessingSettings(KitSettings):
     """Intake II knobs (prefix `MOTCUA_`)."""
 
     late_scan_interval_s: float = Field(60.0, description="How often dossiers past their due moment are flagged")
-    lookup_rate_per_minute: float = Field(20.0, description="Public lookups per client address and minute")
+    lookup_rate_per_minute: float = Field(
+        20.0, description="Public lookups per client address and minute; 0 = unlimited"
+    )
     lookup_burst: int = 10
     lookup_trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
@@ -57,8 +58,9 @@ class ProcessingSettings(KitSettings):
     national_portal_status_map: dict[str, str] = Field(default_factory=dict, description="Status string overrides")
     durable_suffix: str = Field("", description="Appended to intake's durable consumer names (tests)")
     dossier_retention_days: float = Field(
-        3650.0, description="Days finished dossiers are kept before a deletion request may anonymise them "
-        "[check: the province's archives schedule]; <0 keeps forever"
+        3650.0,
+        description="Days finished dossiers are kept before a deletion request may anonymise them "
+        "[check: the province's archives schedule]; <0 keeps forever",
     )
     dossier_retention_days_by_procedure: dict[str, float] = Field(default_factory=dict)
 
@@ -94,14 +96,6 @@ class IntakeProcessing:
         for module in (processing, public, feedback, insight, privacy):
             app.include_router(module.router)
 
-        @app.exception_handler(RateLimited)
-        async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
-            return JSONResponse(
-                error_body(exc.code, exc.message),
-                status_code=429,
-                headers={"Retry-After": str(int(exc.retry_after) + 1)},
-            )
-
     async def start(self, app: FastAPI, intake: IntakeService, dossiers: DossierRepository) -> None:
         """Build the services on the started clients (call before `runtime.start_bus()`)."""
         db = self.runtime.db
@@ -135,7 +129,10 @@ class IntakeProcessing:
         )
         app.state.processing = processing_service
         app.state.lookup = LookupService(
-            intake, dossiers, TokenBucket(s.lookup_rate_per_minute, s.lookup_burst), s.lookup_trusted_proxies
+            intake,
+            dossiers,
+            TokenBucket.per_minute(s.lookup_rate_per_minute, s.lookup_burst),
+            s.lookup_trusted_proxies,
         )
         app.state.feedback = feedback_service
         app.state.ratings = ratings

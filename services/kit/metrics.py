@@ -11,6 +11,8 @@ Shared names (Grafana dashboards in deploy/ query these):
 - `motcua_dossiers_late{unit_code}` — unfinished dossiers past their due moment (intake)
 - `motcua_queue_length{office_id}` — tickets waiting now (intake queue)
 - `motcua_queue_wait_seconds{office_id}` — queue wait, ticket issued → first called (intake queue)
+- `motcua_callbacks_refused_total{service,reason}` — third-party callbacks refused before their
+  signature is checked (kit.callbacks): `source_not_allowed` or `rate_limited`
 
 `unit_code` is the receiving unit (the dossier's own `unit_code`), as in intake's reports.
 
@@ -73,6 +75,11 @@ QUEUE_WAIT = Histogram(
     "Queue wait: ticket issued to first called",
     ["office_id"],
     buckets=(30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400),
+)
+CALLBACKS_REFUSED = Counter(
+    "motcua_callbacks_refused_total",
+    "Third-party callbacks refused by source allow-list or rate limit",
+    ["service", "reason"],
 )
 
 ScrapeHook = Callable[[], Awaitable[None]]

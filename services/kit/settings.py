@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kit.ratelimit import LOOPBACK, AddressSet
 
 
 class KitSettings(BaseSettings):
@@ -75,3 +77,25 @@ class KitSettings(BaseSettings):
         "verifies tokens (commune offices); empty = in memory only",
     )
     auth_dev_secret: SecretStr = SecretStr("")
+
+    # Third-party callbacks and webhooks (kit.callbacks): payment gateway, bank, POS, postal
+    # operator, SMS gateways, Zalo. Signatures and replay windows are checked by each service.
+    callback_sources: list[str] = Field(
+        default_factory=list,
+        description="IP addresses or CIDR networks of the third parties' servers allowed to call back "
+        '(JSON, e.g. ["203.0.113.0/24"]); empty = any source (dev, demo)',
+    )
+    callback_trusted_proxies: list[str] = Field(
+        default_factory=lambda: list(LOOPBACK),
+        description="Peers (IPs or CIDRs) whose X-Forwarded-For names the caller of a callback",
+    )
+    callback_rate_per_minute: float = Field(
+        6000.0, ge=0, description="Callbacks per source address and minute; 0 = unlimited"
+    )
+    callback_burst: int = Field(1000, ge=1, description="Callbacks a source may send at once")
+
+    @field_validator("callback_sources", "callback_trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        AddressSet(value)  # ValueError names the entry that is neither an IP nor a CIDR
+        return value

@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 
+from services.kit.callbacks import install_callback_guard
 from services.kit.http import install_auth, install_error_handlers, install_health, install_trace_header, instrument
+from services.kit.ratelimit import TokenBucket
 from services.kit.runtime import ServiceRuntime
 from services.notify.api import router
 from services.notify.board.wiring import install_board
 from services.notify.channels import BrandnameSmsAdapter, ChannelAdapter, SmtpAdapter, ZaloConfig, ZaloZnsAdapter
 from services.notify.model.common import Channel
 from services.notify.model.delivery import RetryPolicy
-from services.notify.model.failover import BreakerPolicy, TokenBucket
+from services.notify.model.failover import BreakerPolicy
 from services.notify.model.policy import QuietHours, parse_clock
 from services.notify.repository import (
     ContactRepository,
@@ -54,7 +56,8 @@ def _utc_now() -> datetime:
 def build_adapters(
     settings: NotifySettings, http: httpx.AsyncClient
 ) -> tuple[dict[Channel, Sequence[ChannelAdapter]], dict[str, TokenBucket]]:
-    """The configured providers of each channel (best first) and their rate limits."""
+    """The configured providers of each channel (best first) and their rate limits (one bucket per
+    provider, keyed by its name; a rate ≤ 0 is unlimited)."""
     timeout = settings.send_timeout_s
     email = SmtpAdapter(settings.smtp_url, settings.smtp_from, timeout_s=timeout)
     adapters: dict[Channel, Sequence[ChannelAdapter]] = {Channel.EMAIL: [email]}
@@ -179,6 +182,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
     install_health(app, "notify", runtime.readiness_checks())
     install_auth(app, settings)
     install_trace_header(app)
+    install_callback_guard(app, settings)
     app.include_router(router)
     install_board(app, runtime, settings)
     instrument(app)

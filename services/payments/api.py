@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.kit.auth import Principal, Role, require_roles
+from services.kit.callbacks import BrowserReturn, ServerCallback
 from services.kit.errors import Invalid
 from services.payments.adapters.base import CallbackInput
 from services.payments.model.intent import Channel, Item, Payer, PaymentIntent, PaymentStatus
@@ -41,7 +42,12 @@ Admin = Annotated[Principal, Depends(require_roles(*ADMIN))]
 SecurityReader = Annotated[Principal, Depends(require_roles(Role.PROVINCE_ADMIN, Role.INSPECTOR))]
 
 router = APIRouter(tags=["payments"])
-callbacks = APIRouter(prefix="/callbacks", tags=["provider callbacks"])
+# Server-to-server callbacks: source allow-list and per-source rate limit (kit.callbacks), then
+# each channel's signature and replay checks.
+callbacks = APIRouter(prefix="/callbacks", tags=["provider callbacks"], dependencies=[ServerCallback])
+# The return URL is not a callback: the gateway redirects the citizen's browser there, from any
+# address, so no source allow-list applies; it is rate-limited per address and changes nothing.
+returns = APIRouter(prefix="/callbacks", tags=["provider callbacks"], dependencies=[BrowserReturn])
 reports = APIRouter(tags=["reconciliation and alerts"])
 
 
@@ -201,8 +207,14 @@ async def _callback_input(request: Request) -> CallbackInput:
     return CallbackInput(
         query={k: v for k, v in request.query_params.items()}, body=await request.body(),
         headers={k.lower(): v for k, v in request.headers.items()},
-        remote_addr=request.client.host if request.client else None,
+        remote_addr=_callback_source(request),
     )
+
+
+def _callback_source(request: Request) -> str | None:
+    """The caller the guard resolved (behind a trusted proxy: the forwarded address)."""
+    source: str | None = getattr(request.state, "callback_source", None)
+    return source or (request.client.host if request.client else None)
 
 
 @callbacks.get("/vnpay/ipn", operation_id="vnpay_ipn")
@@ -212,7 +224,7 @@ async def vnpay_ipn(request: Request, service: Service) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status_code)
 
 
-@callbacks.get("/vnpay/return", operation_id="vnpay_return", response_class=HTMLResponse)
+@returns.get("/vnpay/return", operation_id="vnpay_return", response_class=HTMLResponse)
 async def vnpay_return(request: Request, service: Service) -> HTMLResponse:
     """Where the payer's browser lands after the gateway: shows our state, changes nothing."""
     authentic, intent = await service.return_page(dict(request.query_params))

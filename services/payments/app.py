@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr
 
 from services.contracts.payments import PAYMENT_EVENTS
 from services.kit.bus import document_publishers
+from services.kit.callbacks import install_callback_guard
 from services.kit.http import (
     error_body,
     install_auth,
@@ -31,7 +32,7 @@ from services.payments.adapters.cash import CashAdapter
 from services.payments.adapters.pos import PosAdapter, PosConfig
 from services.payments.adapters.vietqr import VietQRAdapter, VietQRConfig
 from services.payments.adapters.vnpay import VNPayAdapter, VNPayConfig
-from services.payments.api import callbacks, reports, router
+from services.payments.api import callbacks, reports, returns, router
 from services.payments.model.intent import Channel, PaymentError
 from services.payments.repository import PaymentsRepository
 from services.payments.service import PaymentsConfig, PaymentsService
@@ -150,7 +151,9 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     install_auth(app, settings)
     install_trace_header(app)
     app.include_router(router)
+    install_callback_guard(app, settings)
     app.include_router(callbacks)
+    app.include_router(returns)
     app.include_router(reports)
     instrument(app)
     app.state.runtime = runtime

@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.contracts.postal import POSTAL_EVENTS
 from services.kit.bus import document_publishers
+from services.kit.callbacks import install_callback_guard
 from services.kit.http import (
     error_body,
     install_auth,
@@ -166,6 +167,7 @@ def create_app(settings: PostalSettings | None = None) -> FastAPI:
     install_health(app, "postal", runtime.readiness_checks())
     install_auth(app, settings)
     install_trace_header(app)
+    install_callback_guard(app, settings)
     for router in ROUTERS:
         app.include_router(router)
     instrument(app)

@@ -37,11 +37,11 @@ from services.contracts.events import (
 )
 from services.contracts.payments import PaymentItem, PaymentPaid, PaymentPayload
 from services.kit.auth import Role
+from services.kit.ratelimit import TokenBucket
 from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints, smtp_process
 from services.notify.app import NotifySettings, create_app
 from services.notify.model.common import VN_TZ
-from services.notify.model.failover import TokenBucket
 from tests.support import auth, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration

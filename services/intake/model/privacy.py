@@ -353,8 +353,9 @@ class DeletionRequest(BaseModel):
     erased: list[str] = Field(default_factory=list, description="What was erased or anonymised")
     consents_withdrawn: list[Purpose] = Field(default_factory=list)
     other_units_dossiers: int = Field(
-        default=0, description="The person's dossiers outside the caller's units (not decided here: ask the unit "
-        "above, e.g. the province)"
+        default=0,
+        description="The person's dossiers outside the caller's units (not decided here: ask the unit "
+        "above, e.g. the province)",
     )
 
 
@@ -376,8 +377,11 @@ def decide_deletion(
     on consent); each dossier is kept or anonymised by `dossier_verdict`."""
     verdicts = [dossier_verdict(d, rule, now) for d in dossiers]
     withdrawn = [s.purpose for s in consent_states(consents) if s.granted]
-    erased = [f"dossier {v.dossier_code or v.dossier_id}: applicant data and form data anonymised"
-              for v in verdicts if v.decision is Decision.ANONYMISE]
+    erased = [
+        f"dossier {v.dossier_code or v.dossier_id}: applicant data and form data anonymised"
+        for v in verdicts
+        if v.decision is Decision.ANONYMISE
+    ]
     erased += [f"consent withdrawn: {p.value}" for p in withdrawn]
     reasons = sorted({v.reason.value for v in verdicts if v.reason is not None})
     return DeletionRequest(
@@ -435,8 +439,9 @@ def dossier_export(d: Dossier) -> dict[str, Any]:
         "procedure_name": d.procedure_name,
         "applicant": d.applicant.model_dump(mode="json"),
         "form_data": d.form_data,
-        "components": [{"name": c.name, "kind": c.kind, "count": c.count, "provided": c.provided}
-                       for c in d.components],
+        "components": [
+            {"name": c.name, "kind": c.kind, "count": c.count, "provided": c.provided} for c in d.components
+        ],
         "fees_due": d.fees_due,
         "registered_at": d.registered_at,
         "received_at": d.received_at,

@@ -106,7 +106,12 @@ class AuditTrail:
         )
 
     async def dossiers(
-        self, principal: Principal, action: AuditAction, endpoint: str, purpose: str, dossiers: Iterable[Dossier],
+        self,
+        principal: Principal,
+        action: AuditAction,
+        endpoint: str,
+        purpose: str,
+        dossiers: Iterable[Dossier],
         detail: dict[str, Any] | None = None,
     ) -> None:
         """A read of whole dossiers (detail, slip, timeline)."""
@@ -125,7 +130,11 @@ class AuditTrail:
             for item in items
         ]
         await self.record(
-            principal, AuditAction.DOSSIER_LIST, endpoint=endpoint, purpose=purpose, dossiers=refs,
+            principal,
+            AuditAction.DOSSIER_LIST,
+            endpoint=endpoint,
+            purpose=purpose,
+            dossiers=refs,
             detail={"count": len(refs)},
         )
 
@@ -194,7 +203,10 @@ class PrivacyService:
         """The person's answer per purpose and its history (audited: the answers are personal data)."""
         history = await self.repo.consent_history(person)
         await self.audit.record(
-            principal, AuditAction.CONSENT_READ, endpoint="get_consents", purpose="consent_management",
+            principal,
+            AuditAction.CONSENT_READ,
+            endpoint="get_consents",
+            purpose="consent_management",
             person=mask_citizen_id(person),
         )
         return self._consent_view(person, history, changed=None)
@@ -212,8 +224,15 @@ class PrivacyService:
         """Record a grant or a withdrawal said at the counter (or signed on paper)."""
         history = await self.repo.consent_history(person)
         event = consent_change(
-            history, person, purpose, granted, self.now(),
-            by_subject=principal.subject, by_unit=principal.unit_code, channel=channel, note=note,
+            history,
+            person,
+            purpose,
+            granted,
+            self.now(),
+            by_subject=principal.subject,
+            by_unit=principal.unit_code,
+            channel=channel,
+            note=note,
         )
         if event is not None:
             await self.repo.add_consents([event])
@@ -243,7 +262,11 @@ class PrivacyService:
         requests = await self.repo.deletion_requests_of(person, unit)
         elsewhere = await self.repo.count_elsewhere(person, unit)
         await self.audit.dossiers(
-            principal, AuditAction.PERSON_EXPORT, "export_person_data", "data_subject_request", dossiers,
+            principal,
+            AuditAction.PERSON_EXPORT,
+            "export_person_data",
+            "data_subject_request",
+            dossiers,
             detail={"request_reference": request_reference, "person": mask_citizen_id(person)},
         )
         return {
@@ -280,20 +303,37 @@ class PrivacyService:
         history = await self.repo.consent_history(person)
         now = self.now()
         request = decide_deletion(
-            dossiers, history, self.retention, now,
-            person=person, reader=reader_of(principal), scope=self.audit.unit_path(unit),
-            reason_given=reason, request_reference=request_reference,
+            dossiers,
+            history,
+            self.retention,
+            now,
+            person=person,
+            reader=reader_of(principal),
+            scope=self.audit.unit_path(unit),
+            reason_given=reason,
+            request_reference=request_reference,
         )
         by_id = {d.id: d for d in dossiers}
         for verdict in request.dossiers:
             if verdict.decision is Decision.ANONYMISE and not await self.repo.anonymise(by_id[verdict.dossier_id], now):
                 raise Conflict("A dossier changed while the request was decided; try again", code="concurrent_update")
         withdrawals = [
-            e for e in (
-                consent_change(history, person, p, False, now, by_subject=principal.subject, by_unit=unit,
-                               channel=ConsentChannel.COUNTER, note=f"deletion request {request.id}")
+            e
+            for e in (
+                consent_change(
+                    history,
+                    person,
+                    p,
+                    False,
+                    now,
+                    by_subject=principal.subject,
+                    by_unit=unit,
+                    channel=ConsentChannel.COUNTER,
+                    note=f"deletion request {request.id}",
+                )
                 for p in request.consents_withdrawn
-            ) if e is not None
+            )
+            if e is not None
         ]
         await self.repo.add_consents(withdrawals)
         request.other_units_dossiers = await self.repo.count_elsewhere(person, unit)

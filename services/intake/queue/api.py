@@ -8,29 +8,19 @@ Counter: the reception officer of the office's unit (or a unit above it).
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from services.intake.queue.model import PAGER_NUMBER_PATTERN, Priority, TokenBucket
+from services.intake.queue.model import PAGER_NUMBER_PATTERN, Priority
 from services.intake.queue.pagers import PagerDesk
 from services.intake.queue.service import AppointmentRequest, QueueService
 from services.intake.queue.views import public_ticket_view, ticket_view
 from services.kit.auth import Principal, Role, require_roles
-from services.kit.errors import AppError
+from services.kit.ratelimit import TokenBucket
 
 router = APIRouter(prefix="/queue", tags=["queue"])
-
-
-class KioskRateLimited(AppError):
-    status_code = 429
-    code = "rate_limited"
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("Too many requests from this kiosk; try again shortly")
-        self.retry_after = retry_after
 
 
 async def queue_of(request: Request) -> QueueService:
@@ -41,10 +31,7 @@ async def queue_of(request: Request) -> QueueService:
 async def kiosk_rate_limit(request: Request) -> None:
     """Public endpoints: a token bucket per client address (kiosks, the portal, anyone)."""
     bucket: TokenBucket = request.app.state.queue_limiter
-    client = request.client.host if request.client else "unknown"
-    wait = bucket.take(client, time.monotonic())
-    if wait is not None:
-        raise KioskRateLimited(wait)
+    bucket.check(request.client.host if request.client else "unknown")  # 429 rate_limited + Retry-After
 
 
 async def pagers_of(request: Request) -> PagerDesk:

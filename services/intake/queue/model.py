@@ -22,7 +22,6 @@ waiting and service times are computed.
 
 from __future__ import annotations
 
-import math
 import string
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
@@ -464,36 +463,6 @@ def link_dossier(ticket: Ticket, dossier: LinkedDossier) -> bool:
         return False
     ticket.dossiers.append(dossier)
     return True
-
-
-# ---- rate limiting (kiosks are public) --------------------------------------------------------
-
-
-class TokenBucket:
-    """Per-key token buckets; `now` is a monotonic second count passed in by the caller."""
-
-    def __init__(self, rate_per_minute: float, burst: int, *, max_keys: int = 10_000) -> None:
-        self.rate_s = rate_per_minute / 60.0
-        self.burst = max(1, burst)
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, now: float) -> float | None:
-        """Take one token; None when allowed, else the seconds to wait."""
-        tokens, last = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate_s)
-        if tokens >= 1.0:
-            self._remember(key, (tokens - 1.0, now))
-            return None
-        self._remember(key, (tokens, now))
-        if self.rate_s <= 0:
-            return math.inf
-        return (1.0 - tokens) / self.rate_s
-
-    def _remember(self, key: str, value: tuple[float, float]) -> None:
-        if key not in self._buckets and len(self._buckets) >= self.max_keys:
-            self._buckets.pop(next(iter(self._buckets)))
-        self._buckets[key] = value
 
 
 # ---- pagers ----------------------------------------------------------------------------------

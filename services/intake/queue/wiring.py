@@ -18,14 +18,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.contracts.queue import QUEUE_EVENTS
-from services.intake.queue.api import KioskRateLimited, router
-from services.intake.queue.model import DEFAULT_ORDER, Lane, QueueError, QueueRules, TokenBucket
+from services.intake.queue.api import router
+from services.intake.queue.model import DEFAULT_ORDER, Lane, QueueError, QueueRules
 from services.intake.queue.pagers import PagerDesk
 from services.intake.queue.repository import QueueRepository
 from services.intake.queue.service import QueueService
 from services.kit.bus import document_publishers
 from services.kit.http import error_body
 from services.kit.metrics import register_scrape_hook, unregister_scrape_hook
+from services.kit.ratelimit import TokenBucket
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 
@@ -69,14 +70,6 @@ def install_queue(app: FastAPI, runtime: ServiceRuntime, settings: KitSettings) 
     async def _queue_error(_: Request, exc: QueueError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
-    @app.exception_handler(KioskRateLimited)
-    async def _rate_limited(_: Request, exc: KioskRateLimited) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message),
-            status_code=429,
-            headers={"Retry-After": str(int(exc.retry_after) + 1)},
-        )
-
     original = app.router.lifespan_context
 
     @asynccontextmanager
@@ -115,4 +108,4 @@ async def _start(app: FastAPI, runtime: ServiceRuntime) -> None:
         on_commit=lambda: runtime.relay.wake() if runtime.relay else None,
     )
     app.state.queue_pagers = PagerDesk(queue)
-    app.state.queue_limiter = TokenBucket(qs.kiosk_rate_per_minute, qs.kiosk_burst)
+    app.state.queue_limiter = TokenBucket.per_minute(qs.kiosk_rate_per_minute, qs.kiosk_burst)

@@ -84,7 +84,13 @@ async def list_read_audit(
     """Who read which dossier's personal data, when, with which role and unit, and why — the
     reads of the caller's unit (and below) and of its officers; newest first, paginated."""
     return await audit.query(
-        who, dossier_code=dossier_code, subject=subject, action=action, since=since, until=until, limit=limit,
+        who,
+        dossier_code=dossier_code,
+        subject=subject,
+        action=action,
+        since=since,
+        until=until,
+        limit=limit,
         skip=skip,
     )
 
@@ -135,9 +141,7 @@ async def request_deletion(body: DeletionBody, svc: Privacy, who: DataOfficer) -
     """Record the person's deletion request and its decision: refused, with the reason, where
     state processing is required (a procedure in progress, records under legal retention);
     anonymised where the retention period is over. Consents to optional purposes end."""
-    return await svc.request_deletion(
-        who, body.id_number, reason=body.reason, request_reference=body.request_reference
-    )
+    return await svc.request_deletion(who, body.id_number, reason=body.reason, request_reference=body.request_reference)
 
 
 @router.get("/privacy/deletion-requests", tags=["privacy"], operation_id="list_deletion_requests")

@@ -1,4 +1,5 @@
-"""Delivery receipts from the providers (no bearer token: each provider signs its calls)."""
+"""Delivery receipts from the providers (no bearer token: each provider signs its calls), after
+the source allow-list and per-source rate limit (kit.callbacks)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from services.kit.callbacks import ServerCallback
 from services.kit.errors import Invalid, NotFound, Unauthorized
 from services.notify.api.deps import Parts
 from services.notify.channels.sms import verify_receipt
 from services.notify.channels.zalo import verify_webhook
 from services.notify.model.delivery import ReceiptStatus
 
-router = APIRouter(tags=["callbacks"])
+router = APIRouter(tags=["callbacks"], dependencies=[ServerCallback])
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Provider failover and rate limits, with time passed in.
+"""Provider failover, with time passed in.
 
 Each channel has providers in priority order (e.g. two brand-name SMS gateways). A provider
 that fails or answers slowly `threshold` times in a row is skipped for `cooldown`, in favour
@@ -6,8 +6,9 @@ of the next one; after the cool-down it is taken back on probation: one good ans
 healthy again, one more failure skips it for another cool-down. A failure that is about the
 recipient (a wrong number) is not the provider's fault and does not count.
 
-Every provider also has a token bucket: at most `rate_per_s` sends per second, with bursts up
-to `burst`. Both live in the process (each replica limits itself).
+Every provider also has a token bucket (`services.kit.ratelimit.TokenBucket`, wired in app.py):
+at most `rate_per_s` sends per second, with bursts up to `burst`, 0 = unlimited. Both live in
+the process (each replica limits itself).
 """
 
 from __future__ import annotations
@@ -102,29 +103,3 @@ class ProviderPool:
             }
             for name in self.names
         ]
-
-
-@dataclass
-class TokenBucket:
-    """At most `rate_per_s` per second on average, `burst` at once."""
-
-    rate_per_s: float
-    burst: int = 1
-    tokens: float = -1.0
-    updated: datetime | None = None
-
-    def take(self, now: datetime) -> float:
-        """Take one token: 0.0 when granted, else the seconds to wait (nothing taken)."""
-        if self.rate_per_s <= 0:
-            return 0.0
-        if self.tokens < 0:
-            self.tokens = float(self.burst)
-        if self.updated is not None and now > self.updated:
-            elapsed = (now - self.updated).total_seconds()
-            self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate_per_s)
-        if self.updated is None or now > self.updated:
-            self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate_per_s

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.kit.mongo import Document
+from services.kit.ratelimit import TokenBucket
 from services.notify.channels.base import ChannelAdapter
 from services.notify.model.common import (
     RETRYABLE_STATUSES,
@@ -40,7 +41,7 @@ from services.notify.model.delivery import (
     after_attempt,
     after_receipt,
 )
-from services.notify.model.failover import BreakerPolicy, ProviderPool, TokenBucket
+from services.notify.model.failover import BreakerPolicy, ProviderPool
 from services.notify.model.policy import Action, Preferences, QuietHours, decide
 from services.notify.repository import DeliveryRepository, PreferenceRepository
 
@@ -261,8 +262,8 @@ class Dispatcher:
                 await self._reschedule(doc, DeliveryStatus.SCHEDULED, pool.available_at(now), reason)
             return
         bucket = self.limits.get(provider)
-        wait = bucket.take(now) if bucket else 0.0
-        if wait > 0:
+        wait = bucket.take(provider, now.timestamp()) if bucket else None  # on the dispatcher's clock
+        if wait is not None:
             await self._reschedule(doc, DeliveryStatus.SCHEDULED, now + timedelta(seconds=wait), "rate limit")
             return
         lease_until = now + timedelta(seconds=self.config.lease_s)

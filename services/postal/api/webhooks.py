@@ -1,13 +1,15 @@
-"""The postal operator's status webhooks, authenticated by their HMAC signature (no token)."""
+"""The postal operator's status webhooks, authenticated by their HMAC signature (no token), after
+the source allow-list and per-source rate limit (kit.callbacks)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from services.kit.callbacks import ServerCallback
 from services.postal.api.deps import Service
 
-router = APIRouter(prefix="/webhooks", tags=["operator webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["operator webhooks"], dependencies=[ServerCallback])
 
 
 @router.post("/{operator}", operation_id="operator_webhook")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.intake.lookup import RateLimited, TokenBucket, factor_matches
+from services.intake.lookup import factor_matches
 from services.intake.model import feedback as fbm
 from services.intake.model import lifecycle as lc
 from services.intake.model.national_portal import NATIONAL_STATUSES, STATUS_MAP, portal_document, portal_status
@@ -13,6 +13,7 @@ from services.intake.model.rating import INDICATORS, RatingInput, derived_indica
 from services.intake.model.routing import RoutingError, route_to_competent_body
 from services.intake.registry import applicant_key, fold, registry_entry
 from services.intake.reports.service import rates, share
+from services.kit.ratelimit import RateLimited, TokenBucket
 from tests.unit.intake.lifecycle_fixtures import (
     BIRTH,
     BIRTH_BUNDLE,
@@ -178,7 +179,7 @@ def test_second_factor_is_the_last_four_digits_of_phone_or_id() -> None:
 
 def test_token_bucket_refills_over_time() -> None:
     now = [0.0]
-    bucket = TokenBucket(rate_per_minute=6, burst=2, clock=lambda: now[0])
+    bucket = TokenBucket.per_minute(6, 2, clock=lambda: now[0])
     assert bucket.take("a") is None and bucket.take("a") is None
     wait = bucket.take("a")
     assert wait is not None and 9.9 < wait <= 10.0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.notify.model.failover import BreakerPolicy, ProviderPool, ProviderState, TokenBucket
+from services.kit.ratelimit import TokenBucket
+from services.notify.model.failover import BreakerPolicy, ProviderPool, ProviderState
 
 T0 = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
 POLICY = BreakerPolicy(threshold=3, cooldown=timedelta(minutes=2), slow_after_s=5.0)
@@ -67,12 +68,18 @@ def test_when_every_provider_is_skipped_the_caller_learns_when_to_come_back() ->
     assert pool.snapshot(s(10))[0]["state"] == "skipped"
 
 
-def test_token_bucket_limits_the_rate_and_allows_bursts() -> None:
+def test_a_provider_token_bucket_limits_the_rate_and_allows_bursts() -> None:
+    """As the dispatcher uses it: one bucket per provider, on the dispatcher's (datetime) clock."""
     bucket = TokenBucket(rate_per_s=2.0, burst=3)
-    assert [bucket.take(T0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.take(T0) == 0.5
-    assert bucket.take(s(0.5)) == 0.0  # one token came back
-    assert bucket.take(s(0.5)) == 0.5
-    assert bucket.take(s(10)) == 0.0  # refilled, but never above the burst
-    assert [bucket.take(s(10)) for _ in range(3)][-1] > 0
-    assert TokenBucket(rate_per_s=0).take(T0) == 0.0  # 0 = unlimited
+
+    def take(at: datetime) -> float | None:
+        return bucket.take("primary", at.timestamp())
+
+    assert [take(T0) for _ in range(3)] == [None, None, None]
+    assert take(T0) == 0.5
+    assert take(s(0.5)) is None  # one token came back
+    assert take(s(0.5)) == 0.5
+    assert take(s(10)) is None  # refilled, but never above the burst
+    assert [take(s(10)) for _ in range(3)][-1] is not None
+    assert take(s(5)) is not None  # a clock going backwards refills nothing
+    assert TokenBucket(rate_per_s=0, burst=1).take("primary", T0.timestamp()) is None  # 0 = unlimited
