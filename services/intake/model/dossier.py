@@ -40,11 +40,16 @@ class Channel(StrEnum):
 _CODE_RE = re.compile(r"^(?P<unit>[0-9A-Z]+(?:\.[0-9A-Z]+)*)-(?P<date>\d{6})-(?P<seq>\d{4})$")
 
 
+def dossier_code_prefix(receiving_unit_id: str, received_at: datetime) -> str:
+    """`<receiving unit identifier>-<YYMMDD>-`: what one unit's codes of one day share."""
+    return f"{receiving_unit_id}-{received_at:%y%m%d}-"
+
+
 def format_dossier_code(receiving_unit_id: str, received_at: datetime, sequence: int) -> str:
     """`<receiving unit identifier>-<YYMMDD>-<NNNN>` (DOMAIN §4); the date is the local reception day."""
     if not 1 <= sequence <= 9999:
         raise ValueError(f"daily sequence {sequence} is outside 1..9999")
-    return f"{receiving_unit_id}-{received_at:%y%m%d}-{sequence:04d}"
+    return f"{dossier_code_prefix(receiving_unit_id, received_at)}{sequence:04d}"
 
 
 class DossierCodeTaken(Exception):

@@ -108,11 +108,7 @@ class IntakeService:
         received_at: datetime | None = None,
         actor: ActorRef | None = None,
     ) -> Dossier:
-        """Receive at the counter (or through the post): decide, number, store, publish.
-
-        The postal hand-over passes its own `dossier_id` (idempotent), its signature moment as
-        `received_at`, and the signing officer as `actor`.
-        """
+        """Receive at the counter or through the post (`reception.receive`)."""
         return await reception.receive(
             self, request, officer, dossier_id=dossier_id, received_at=received_at, actor=actor
         )

@@ -23,6 +23,7 @@ from services.intake.model.dossier import (
     MissingRecord,
     NoWritingRecord,
     StatusChange,
+    dossier_code_prefix,
     format_dossier_code,
 )
 from services.intake.model.reception import (
@@ -217,10 +218,14 @@ async def apply_plan(
     dossier.received_by = actor
     dossier.print_slip = plan.print_slip
     local = now.astimezone(VN_TZ)
-    code_prefix = format_dossier_code(office.receiving_unit_id, local, 1)[:-4]  # `<unit>-<YYMMDD>-`
+    code_prefix = dossier_code_prefix(office.receiving_unit_id, local)
+
+    async def next_code() -> str:
+        return format_dossier_code(office.receiving_unit_id, local, await svc.dossiers.next_sequence(code_prefix))
+
     if plan.decision is Decision.RECEIVE:
         _, due, basis = due_dates(svc.reference, office, procedure, now, plan.no_appointment)
-        dossier.code = code_prefix + f"{await svc.dossiers.next_sequence(code_prefix):04d}"
+        dossier.code = await next_code()
         dossier.status = DossierStatus.RECEIVED
         dossier.received_at = now
         dossier.due_at = due
@@ -259,12 +264,11 @@ async def apply_plan(
         try:
             await _store(svc, dossier, office, existing_version)
             break
-        except DossierCodeTaken:  # another intake process stored this number first
+        except DossierCodeTaken as taken:  # another intake process stored this number first
             if attempt == _NUMBERING_ATTEMPTS - 1:
                 raise Unavailable("Could not number the dossier; try again", code="numbering_busy") from None
-            assert dossier.code is not None
-            await svc.dossiers.skip_taken(code_prefix, int(dossier.code[-4:]))
-            dossier.code = code_prefix + f"{await svc.dossiers.next_sequence(code_prefix):04d}"
+            await svc.dossiers.skip_taken(code_prefix, int(taken.code[-4:]))
+            dossier.code = await next_code()
     svc.on_commit()
     if plan.decision is Decision.RECEIVE:
         DOSSIERS_RECEIVED.labels(dossier.unit_code, dossier.channel.value).inc()  # counted once stored

@@ -140,7 +140,7 @@ class QueueService:
         priority: Priority = Priority.NONE,
         kiosk_id: str | None = None,
     ) -> tuple[Ticket, int]:
-        """A kiosk ticket: the next number of the field's prefix today, never repeated."""
+        """A kiosk ticket (`kiosk.issue`)."""
         return await kiosk.issue(
             self, office_id, field_code=field_code, procedure_code=procedure_code, priority=priority, kiosk_id=kiosk_id
         )
