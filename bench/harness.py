@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import nats
 from minio import Minio
 from pymongo import AsyncMongoClient
@@ -45,6 +45,12 @@ TARGETS = {
     "event_lag_p99_ms": ("event lag p99 at the open-loop rate (ms)", "<=", 250.0),
     "lookup_scale_ratio": ("lookup latency at the large set ÷ at 10k", "<=", 1.3),
 }
+
+
+async def _post_dossier(http: aiohttp.ClientSession, url: str, body: dict[str, Any], headers: dict[str, str]
+                        ) -> tuple[int, dict[str, Any]]:
+    async with http.post(f"{url}/dossiers", json=body, headers=headers) as r:
+        return r.status, await r.json()
 
 
 def _dossier(email: str, phone: str) -> dict[str, Any]:
@@ -158,17 +164,15 @@ class System:
             await asyncio.sleep(0.5)
         return found
 
-    async def throughput(self, http: httpx.AsyncClient, n: int) -> dict[str, float]:
+    async def throughput(self, http: aiohttp.ClientSession, n: int) -> dict[str, float]:
         codes: set[str] = set()
 
         async def receive(i: int) -> None:
-            r = await http.post(
-                f"{self.intake}/dossiers",
-                json=_dossier(f"t{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678"),
-                headers=self.officer,
-            )
-            r.raise_for_status()
-            codes.add(r.json()["code"])
+            body = _dossier(f"t{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
+            status, answer = await _post_dossier(http, self.intake, body, self.officer)
+            if status != 201:
+                raise RuntimeError(f"reception answered {status}: {answer}")
+            codes.add(answer["code"])
 
         since = datetime.now(UTC)
         started = time.perf_counter()
@@ -181,23 +185,26 @@ class System:
             "intake_end_to_end_per_s": len(found) / chain_done,
             "intake_end_to_end_completed": float(len(found)),
             "intake_requests": float(n),
-            "_codes": list(codes),
-        }  # type: ignore[dict-item]
+            "_codes": list(codes),  # type: ignore[dict-item]
+        }
 
-    async def lookups(self, http: httpx.AsyncClient, codes: list[str], n: int) -> tuple[float, list[float]]:
+    async def lookups(self, http: aiohttp.ClientSession, codes: list[str], n: int) -> tuple[float, list[float]]:
         latencies: list[float] = []
 
         async def lookup(i: int) -> None:
             started = time.perf_counter()
-            r = await http.get(f"{self.intake}/public/lookup", params={"code": codes[i % len(codes)], "last4": "5678"})
-            r.raise_for_status()
+            params = {"code": codes[i % len(codes)], "last4": "5678"}
+            async with http.get(f"{self.intake}/public/lookup", params=params) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"lookup answered {r.status}")
             latencies.append((time.perf_counter() - started) * 1000)
 
         took = await _bounded(n, CONCURRENCY, lookup)
         return n / took, latencies
 
     async def open_loop(
-        self, http: httpx.AsyncClient, rate: float, seconds: float, timeout_s: float, drain_s: float
+        self, http: aiohttp.ClientSession, rate: float, seconds: float, timeout_s: float, drain_s: float
     ) -> dict[str, float]:
         """Requests leave on schedule whether or not earlier ones have returned.
 
@@ -210,34 +217,30 @@ class System:
         errors = 0
         timeouts = 0
 
-        # httpx's pool rescans its whole queue on every change: thousands of queued requests make
-        # the client, not the server, the bottleneck. Requests beyond the cap wait here instead,
-        # cheaply, and their latency still counts from the moment they were due.
+        # At most OPEN_LOOP_CONNECTIONS requests on the wire; later ones wait here, and their
+        # latency still counts from the moment they were due.
         in_flight = asyncio.Semaphore(OPEN_LOOP_CONNECTIONS)
 
-        async def post() -> httpx.Response:
+        async def post() -> tuple[int, dict[str, Any]]:
             async with in_flight:
-                return await http.post(
-                    f"{self.intake}/dossiers",
-                    json=_dossier(f"o.{uuid.uuid4().hex[:8]}@bench.vn", "0912345678"),
-                    headers=self.officer,
-                )
+                body = _dossier(f"o.{uuid.uuid4().hex[:8]}@bench.vn", "0912345678")
+                return await _post_dossier(http, self.intake, body, self.officer)
 
         async def one() -> None:
             nonlocal errors, timeouts
             started = time.perf_counter()
-            try:  # one deadline for the whole request (httpx's timeout applies per step)
-                r = await asyncio.wait_for(post(), timeout_s)
-            except (TimeoutError, httpx.TimeoutException):
+            try:  # one deadline for the whole request
+                status, answer = await asyncio.wait_for(post(), timeout_s)
+            except TimeoutError:
                 timeouts += 1
                 latencies.append(timeout_s * 1000)
                 return
-            except httpx.HTTPError:
+            except (aiohttp.ClientError, ValueError):
                 errors += 1
                 return
             latencies.append((time.perf_counter() - started) * 1000)
-            if r.status_code == 201:
-                responded_at[r.json()["code"]] = time.time()
+            if status == 201:
+                responded_at[answer["code"]] = time.time()
             else:
                 errors += 1
 
@@ -268,20 +271,19 @@ class System:
             "events_not_delivered_in_drain": float(lost),
         }
 
-    async def closed_loop_latency(self, http: httpx.AsyncClient, n: int) -> dict[str, float]:
+    async def closed_loop_latency(self, http: aiohttp.ClientSession, n: int) -> dict[str, float]:
         """Reception latency and event lag with one request at a time (the unloaded figures)."""
         latencies: list[float] = []
         responded_at: dict[str, float] = {}
         since = datetime.now(UTC)
         for i in range(n):
             started = time.perf_counter()
-            r = await http.post(
-                f"{self.intake}/dossiers", json=_dossier(f"c{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678"),
-                headers=self.officer,
-            )
-            r.raise_for_status()
+            body = _dossier(f"c{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
+            status, answer = await _post_dossier(http, self.intake, body, self.officer)
+            if status != 201:
+                raise RuntimeError(f"reception answered {status}: {answer}")
             latencies.append((time.perf_counter() - started) * 1000)
-            responded_at[r.json()["code"]] = time.time()
+            responded_at[answer["code"]] = time.time()
             await asyncio.sleep(0.05)
         found = await self.wait_delivered(set(responded_at), since, limit_s=30)
         lags = [(found[c].timestamp() - t) * 1000 for c, t in responded_at.items() if c in found]
@@ -309,6 +311,30 @@ class System:
                 batch = []
         if batch:
             await coll.insert_many(batch, ordered=False)
+
+    def _cpu_seconds(self) -> float:
+        """User + system CPU of the servers and services so far (from /proc)."""
+        pids = [p.pid for p in self.stack.servers] + [svc.process.pid for svc in self.stack.running.values()]
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError, ValueError):
+                continue
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    async def settle(self, busy_below: float = 0.3, limit_s: float = 60) -> float:
+        """Wait until the stack is quiet (below `busy_below` cores over a second), so a phase
+        does not measure the previous phase's unfinished work (notify's SMS, payments, …).
+        Returns the seconds waited."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < limit_s:
+            before = self._cpu_seconds()
+            await asyncio.sleep(1)
+            if self._cpu_seconds() - before < busy_below:
+                break
+        return time.perf_counter() - started
 
     def peak_rss_mb(self) -> dict[str, float]:
         out = {}
@@ -355,11 +381,11 @@ async def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -
 
     await phases.run("raw baselines", raw())
     system = System(stack)
-    limits = httpx.Limits(max_connections=CONCURRENCY * 8, max_keepalive_connections=CONCURRENCY * 4)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await http.post(
-            f"{system.intake}/dossiers", json=_dossier("warm@bench.vn", "0912345678"), headers=system.officer
-        )
+    # aiohttp, not httpx: the load generator shares the two cores with the system it measures,
+    # and httpx spent about 5 ms of CPU per request (a lookup costs intake about 2 ms).
+    connector = aiohttp.TCPConnector(limit=OPEN_LOOP_CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        await _post_dossier(http, system.intake, _dossier("warm@bench.vn", "0912345678"), system.officer)
         t = await phases.run("intake throughput", system.throughput(http, args.receptions))
         codes: list[str] = t.pop("_codes") if t else []
         if t:
@@ -367,6 +393,7 @@ async def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -
         if codes:
 
             async def lookups() -> None:
+                results["settle_s_before_lookups"] = await system.settle()
                 lookup_rate, small_lat = await system.lookups(http, codes, args.lookups)
                 results["lookup_per_s"] = lookup_rate
                 results["lookup_p50_ms_small_set"] = _pct(small_lat, 0.5)
@@ -387,6 +414,7 @@ async def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -
 
             await phases.run(f"scale 10k → {args.large:,} dossiers", scale())
         # Last: beyond capacity, it leaves a backlog that would disturb any later phase.
+        results["settle_s_before_open_loop"] = await system.settle()
         results.update(
             await phases.run(
                 f"open loop {args.rate:g}/s for {args.seconds:g} s",
