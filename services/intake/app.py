@@ -20,11 +20,11 @@ from services.intake.wiring import IntakeProcessing, ProcessingSettings
 from services.kit.bus import document_publishers
 from services.kit.http import (
     error_body,
+    http_telemetry,
     install_auth,
     install_error_handlers,
     install_health,
     install_trace_header,
-    instrument,
 )
 from services.kit.runtime import ServiceRuntime
 
@@ -69,6 +69,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         await runtime.stop()
 
     app = FastAPI(
+        telemetry=http_telemetry(),
         title="Một Cửa — intake",
         version="0.1.0",
         lifespan=lifespan,
@@ -86,7 +87,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(router)
     processing.install(app)
     install_queue(app, runtime, settings)
-    instrument(app)
     app.state.runtime = runtime
     install_replica(app, runtime, settings.commune_domains, settings.max_deliver)
     return app

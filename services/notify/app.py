@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.kit.callbacks import install_callback_guard
-from services.kit.http import install_auth, install_error_handlers, install_health, install_trace_header, instrument
+from services.kit.http import http_telemetry, install_auth, install_error_handlers, install_health, install_trace_header
 from services.kit.ratelimit import TokenBucket
 from services.kit.runtime import ServiceRuntime
 from services.notify.api import router
@@ -173,6 +173,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             await http.aclose()
 
     app = FastAPI(
+        telemetry=http_telemetry(),
         title="Một Cửa — notify",
         version="0.1.0",
         lifespan=lifespan,
@@ -185,6 +186,5 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
     install_callback_guard(app, settings)
     app.include_router(router)
     install_board(app, runtime, settings)
-    instrument(app)
     app.state.runtime = runtime
     return app

@@ -19,11 +19,11 @@ from services.kit.bus import document_publishers
 from services.kit.callbacks import install_callback_guard
 from services.kit.http import (
     error_body,
+    http_telemetry,
     install_auth,
     install_error_handlers,
     install_health,
     install_trace_header,
-    instrument,
 )
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
@@ -136,6 +136,7 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(
+        telemetry=http_telemetry(),
         title="Một Cửa — payments",
         version="0.1.0",
         lifespan=lifespan,
@@ -155,6 +156,5 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     app.include_router(callbacks)
     app.include_router(returns)
     app.include_router(reports)
-    instrument(app)
     app.state.runtime = runtime
     return app

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kit.http import install_error_handlers, install_health, instrument
+from services.kit.http import http_telemetry, install_error_handlers, install_health
 from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing
 from services.portal.clients import ServiceClients
@@ -50,7 +50,14 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     async def always() -> bool:
         return True
 
-    app = FastAPI(title="Một Cửa — portal", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        telemetry=http_telemetry(),
+        title="Một Cửa — portal",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_error_handlers(app)
     install_health(app, "portal", {"self": always})
     app.state.clients = clients
@@ -73,5 +80,4 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(router)
     app.add_middleware(SecurityMiddleware, secure_cookies=not settings.dev_mode, hsts=not settings.dev_mode)
-    instrument(app)
     return app

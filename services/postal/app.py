@@ -19,11 +19,11 @@ from services.kit.bus import document_publishers
 from services.kit.callbacks import install_callback_guard
 from services.kit.http import (
     error_body,
+    http_telemetry,
     install_auth,
     install_error_handlers,
     install_health,
     install_trace_header,
-    instrument,
 )
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
@@ -142,6 +142,7 @@ def create_app(settings: PostalSettings | None = None) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(
+        telemetry=http_telemetry(),
         title="Một Cửa — postal",
         version="0.1.0",
         lifespan=lifespan,
@@ -170,6 +171,5 @@ def create_app(settings: PostalSettings | None = None) -> FastAPI:
     install_callback_guard(app, settings)
     for router in ROUTERS:
         app.include_router(router)
-    instrument(app)
     app.state.runtime = runtime
     return app

@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr
 
 from services.contracts.scan import SCAN_EVENTS
 from services.kit.bus import document_publishers
-from services.kit.http import install_auth, install_error_handlers, install_health, install_trace_header, instrument
+from services.kit.http import http_telemetry, install_auth, install_error_handlers, install_health, install_trace_header
 from services.kit.runtime import ServiceRuntime
 from services.kit.settings import KitSettings
 from services.scan.api import ScanContext, install_scan_errors, public_router, router
@@ -143,7 +143,7 @@ def create_app(settings: ScanSettings | None = None) -> FastAPI:
                 await job
         await runtime.stop()
 
-    app = FastAPI(title="Một Cửa — scan", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(telemetry=http_telemetry(), title="Một Cửa — scan", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     install_scan_errors(app)
     install_auth(app, settings)
@@ -151,6 +151,5 @@ def create_app(settings: ScanSettings | None = None) -> FastAPI:
     install_health(app, "scan", {**runtime.readiness_checks(), "s3": s3_ready})
     app.include_router(router)
     app.include_router(public_router)
-    instrument(app)
     app.state.runtime = runtime
     return app

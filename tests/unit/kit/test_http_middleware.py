@@ -7,7 +7,7 @@ import re
 import httpx
 from fastapi import FastAPI
 
-from services.kit.http import install_trace_header, instrument
+from services.kit.http import http_telemetry, install_trace_header
 from services.kit.telemetry import setup_tracing
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -15,14 +15,13 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 def _app() -> FastAPI:
     setup_tracing("test-http")
-    app = FastAPI()
+    app = FastAPI(telemetry=http_telemetry())
 
     @app.get("/ping")
     async def ping() -> dict[str, str]:
         return {"pong": "yes"}
 
     install_trace_header(app)
-    instrument(app)
     return app
 
 
@@ -42,3 +41,34 @@ async def test_a_new_trace_id_without_traceparent() -> None:
         second = await client.get("/ping")
     assert re.fullmatch(r"[0-9a-f]{32}", first.headers["x-trace-id"])
     assert first.headers["x-trace-id"] != second.headers["x-trace-id"]
+
+
+async def test_one_server_span_per_request_named_after_the_route_and_none_for_probes() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI(telemetry={**http_telemetry(), "tracer_provider": provider})
+
+    @app.get("/dossiers/{code}")
+    async def dossier(code: str) -> dict[str, str]:
+        return {"code": code}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/dossiers/H01-1", headers={"traceparent": TRACEPARENT})).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+    spans = exporter.get_finished_spans()
+    assert [(s.name, s.kind) for s in spans] == [("GET /dossiers/{code}", SpanKind.SERVER)]
+    span = spans[0]
+    assert format(span.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert span.parent is not None and format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
+    assert span.attributes is not None and span.attributes["http.route"] == "/dossiers/{code}"
