@@ -315,6 +315,26 @@ async def test_a_received_dossier_goes_out_once_per_channel_with_the_trace_id_of
     assert len(await env.sim_messages(to=as_provider(phone))) == 1
 
 
+async def test_a_delivery_that_can_go_at_once_is_written_claimed_one_insert_and_one_update(env: Env) -> None:
+    """The record is inserted already `sending` (no separate claim), then its outcome recorded."""
+    db = env.app.state.runtime.db
+    email, code = new_email("mot-lan"), new_code()
+    await db.command("profile", 2)
+    try:
+        await env.publish(received(code, applicant(email=email)))
+        [doc] = await env.settled(1, dossier_code=code)
+    finally:
+        await db.command("profile", 0)
+    writes = [
+        p["op"]
+        async for p in db["system.profile"].find({"ns": f"{db.name}.deliveries", "op": {"$in": ["insert", "update"]}})
+    ]
+    assert sorted(writes) == ["insert", "update"]
+    assert doc["status"] == "sent" and doc["attempts"] == 1
+    assert [h["status"] for h in doc["history"]] == ["scheduled", "sending", "sent"]
+    assert len(await env.mails(email)) == 1
+
+
 async def test_without_a_zalo_account_the_message_falls_back_to_sms_with_a_delivery_receipt(env: Env) -> None:
     phone, code = new_phone(), new_code()
     await env.http.put(f"{env.sim}/admin/zalo/no-account", json={"phones": [as_provider(phone)]})

@@ -2,7 +2,8 @@
 
 Every delivery is first written to MongoDB, then attempted. An attempt claims the record
 (compare-and-set to `sending` with a lease in `next_attempt_at`), calls the adapter, and
-records the outcome. Anything not finished — deferred by quiet hours or a rate limit, a
+records the outcome. A new record that can go out at once is written already claimed (one
+write instead of an insert and a claim). Anything not finished — deferred by quiet hours or a rate limit, a
 temporary failure waiting for its back-off, an attempt whose process died — is found again
 by the retry scheduler (`run`), which reads due records from MongoDB: restart-safe.
 """
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,20 @@ def _history(at: datetime, status: DeliveryStatus | str, detail: str = "", provi
     return entry
 
 
+@dataclass(frozen=True)
+class _Decision:
+    """What an attempt does now, decided before anything is written.
+
+    `provider` set: send through it. Otherwise `transition` closes the record (suppressed, or
+    no provider for good), or `defer_to` reschedules it (quiet hours, a rate limit, every
+    provider skipped for now)."""
+
+    provider: str | None = None
+    transition: Transition | None = None
+    defer_to: datetime | None = None
+    reason: str = ""
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -107,30 +122,73 @@ class Dispatcher:
         self._wake.set()
 
     # ---- entry points -----------------------------------------------------------------
-    async def submit(self, records: list[Document], *, wait: bool = False) -> list[str]:
+    async def submit(self, records: list[Document]) -> list[str]:
         """Write new deliveries (idempotent on `key`) and attempt the ones due now.
 
         Once the records are written the caller may go on (the bus message is acked): the
         attempts run in the background, so a slow provider never holds back the consumer,
-        and whatever they leave unfinished the retry scheduler finds in MongoDB.
+        and whatever they leave unfinished the retry scheduler finds in MongoDB. A record that
+        can be sent at once is written already claimed, once a sending slot is free: its lease
+        starts when its attempt does.
         """
         due: list[Document] = []
         for record in records:
-            existing = await self.deliveries.insert(record)
-            doc = existing if existing is not None else record
-            if self._is_due(doc, self.clock()):
-                due.append(doc)
-        if wait:
-            await self._attempt_all(due)
-        elif due:
-            task = asyncio.create_task(self._attempt_logged(due), name="notify-attempts")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            now = self.clock()
+            decision = await self._decide(record, now) if self._is_due(record, now) else None
+            if decision is None or decision.provider is None:
+                existing = await self.deliveries.insert(record)
+                if existing is None and decision is not None:
+                    self._in_background(self._logged(self._settle(record, decision)), "notify-settle")
+                elif existing is not None and self._is_due(existing, now):
+                    due.append(existing)
+                continue
+            await self._slots.acquire()
+            try:
+                claimed, lease_until = self._claimed(record, decision.provider, self.clock())
+                existing = await self.deliveries.insert(claimed)
+            except BaseException:
+                self._slots.release()
+                raise
+            if existing is None:
+                self._in_background(self._send_claimed(claimed, decision.provider, lease_until), "notify-send")
+                continue
+            self._slots.release()  # written before (a redelivered event): the normal path
+            if self._is_due(existing, now):
+                due.append(existing)
+        if due:
+            self._in_background(self._logged(self._attempt_all(due)), "notify-attempts")
         return [r["_id"] for r in records]
 
-    async def _attempt_logged(self, docs: list[Document]) -> None:
+    def _in_background(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(job, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _claimed(self, record: Document, provider: str, now: datetime) -> tuple[Document, datetime]:
+        """The new record as an attempt's claim leaves it: `sending`, with its lease."""
+        lease_until = now + timedelta(seconds=self.config.lease_s)
+        claimed = {
+            **record,
+            "status": DeliveryStatus.SENDING.value,
+            "provider": provider,
+            "next_attempt_at": lease_until,
+            "updated_at": now,
+            "attempts": int(record.get("attempts", 0)) + 1,
+            "history": [*record.get("history", []), _history(now, DeliveryStatus.SENDING, provider=provider)],
+        }
+        return claimed, lease_until
+
+    async def _send_claimed(self, doc: Document, provider: str, lease_until: datetime) -> None:
+        """Send a record claimed at insertion; holds the sending slot `submit` took."""
         try:
-            await self._attempt_all(docs)
+            before = {**doc, "attempts": int(doc["attempts"]) - 1}  # as `_send_and_finish` expects
+            await self._logged(self._send_and_finish(before, provider, lease_until))
+        finally:
+            self._slots.release()
+
+    async def _logged(self, job: Coroutine[Any, Any, None]) -> None:
+        try:
+            await job
         except Exception as exc:  # the records are safe in MongoDB: the scheduler retries them
             log.warning("attempt failed, left to the retry scheduler: %s: %s", type(exc).__name__, exc)
             self.wake()
@@ -231,40 +289,48 @@ class Dispatcher:
         )
         return decision.action, decision.at, decision.reason
 
-    async def attempt(self, doc: Document) -> None:
-        now = self.clock()
-        if not self._is_due(doc, now):
-            return
+    async def _decide(self, doc: Document, now: datetime) -> _Decision:
+        """Consent, quiet hours, provider health and rate limits; writes nothing."""
         channel = Channel(doc["channel"])
         action, at, reason = await self._consent(doc, now)
         if action is Action.SUPPRESS:
-            skipped = Transition(status=DeliveryStatus.SKIPPED, fall_back=True, error=reason)
-            await self._finish(
-                doc, skipped, expect_status=doc["status"], expect_next=doc.get("next_attempt_at"), provider=None
-            )
-            return
+            return _Decision(transition=Transition(status=DeliveryStatus.SKIPPED, fall_back=True, error=reason))
         if action is Action.DEFER and at is not None:
-            await self._reschedule(doc, DeliveryStatus.SCHEDULED, at, reason)
-            return
+            return _Decision(defer_to=at, reason=reason)
         pool = self.pools.get(channel)
         provider = pool.choose(now) if pool else None
         if pool is None or provider is None:
             reason = "channel not configured" if pool is None else "every provider is being skipped"
             if doc.get("fallback") or pool is None:
-                await self._finish(
-                    doc,
-                    Transition(status=DeliveryStatus.TECHNICAL_FAILURE, fall_back=True, error=reason),
-                    expect_status=doc["status"],
-                    expect_next=doc.get("next_attempt_at"),
-                    provider=None,
-                )
-            else:
-                await self._reschedule(doc, DeliveryStatus.SCHEDULED, pool.available_at(now), reason)
-            return
+                failed = Transition(status=DeliveryStatus.TECHNICAL_FAILURE, fall_back=True, error=reason)
+                return _Decision(transition=failed)
+            return _Decision(defer_to=pool.available_at(now), reason=reason)
         bucket = self.limits.get(provider)
         wait = bucket.take(provider, now.timestamp()) if bucket else None  # on the dispatcher's clock
         if wait is not None:
-            await self._reschedule(doc, DeliveryStatus.SCHEDULED, now + timedelta(seconds=wait), "rate limit")
+            return _Decision(defer_to=now + timedelta(seconds=wait), reason="rate limit")
+        return _Decision(provider=provider)
+
+    async def _settle(self, doc: Document, decision: _Decision) -> None:
+        """Carry out a decision that sends nothing now."""
+        if decision.transition is not None:
+            await self._finish(
+                doc,
+                decision.transition,
+                expect_status=doc["status"],
+                expect_next=doc.get("next_attempt_at"),
+                provider=None,
+            )
+        elif decision.defer_to is not None:
+            await self._reschedule(doc, DeliveryStatus.SCHEDULED, decision.defer_to, decision.reason)
+
+    async def attempt(self, doc: Document) -> None:
+        now = self.clock()
+        if not self._is_due(doc, now):
+            return
+        decision = await self._decide(doc, now)
+        if decision.provider is None:
+            await self._settle(doc, decision)
             return
         lease_until = now + timedelta(seconds=self.config.lease_s)
         claimed = await self.deliveries.compare_and_set(
@@ -273,18 +339,23 @@ class Dispatcher:
             expect_next=doc.get("next_attempt_at"),
             set_fields={
                 "status": DeliveryStatus.SENDING.value,
-                "provider": provider,
+                "provider": decision.provider,
                 "next_attempt_at": lease_until,
                 "updated_at": now,
             },
-            history=_history(now, DeliveryStatus.SENDING, provider=provider),
+            history=_history(now, DeliveryStatus.SENDING, provider=decision.provider),
             inc_attempts=True,
         )
         if not claimed:
             return  # another process (or a redelivered event) took it
+        await self._send_and_finish(doc, decision.provider, lease_until)
+
+    async def _send_and_finish(self, doc: Document, provider: str, lease_until: datetime) -> None:
+        """Send a claimed record (`doc` as it was before the claim) and record the outcome."""
+        channel = Channel(doc["channel"])
+        pool = self.pools[channel]
         outcome, latency = await self._send(self.adapters[(channel, provider)], doc)
         done = self.clock()
-        assert pool is not None
         state = pool.record(provider, done, ok=outcome.provider_ok, latency_s=latency)
         if state.value != "healthy":
             log.warning("provider %s is %s (last: %s %s)", provider, state, outcome.kind, outcome.detail)
