@@ -17,10 +17,6 @@ from services.kit.mongo import Document
 PROCESSED_COLLECTION = "processed_events"
 
 
-async def already_processed(db: AsyncDatabase[Document], consumer: str, event_id: str) -> bool:
-    return await db[PROCESSED_COLLECTION].find_one({"_id": f"{consumer}:{event_id}"}) is not None
-
-
 async def mark_processed(
     db: AsyncDatabase[Document],
     consumer: str,

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from services.contracts.events import Event
-from services.kit.idempotency import already_processed, mark_processed
+from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 from services.payments.model.intent import PaymentIntent
@@ -97,10 +97,8 @@ class PaymentsRepository:
         self, intent: PaymentIntent, events: list[Event], *, processed: tuple[str, str] | None = None
     ) -> bool:
         """Insert a new intent and its events; with `processed=(consumer, event_id)` the consumed
-        event is marked in the same transaction. False when that event was already processed."""
-
-        if processed and await already_processed(self.db, processed[0], processed[1]):
-            return False
+        event is marked in the same transaction. False when that event was already processed
+        (the marker is looked up inside the transaction only: a redelivery is rare)."""
 
         async def work(session: AsyncClientSession) -> bool:
             # A duplicate key inside a transaction aborts it on the server: never continue after one.

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -357,6 +357,34 @@ async def test_pickup_to_handover_publishes_the_reception_for_intake(env: Env, n
         stream=DOSSIER.name,
     )
     await _until(env, f"/pickups/{one['id']}", lambda p: p["dossier_code"] == code)
+
+
+async def test_a_counter_dossier_postal_never_saw_is_told_apart_without_a_transaction(env: Env) -> None:
+    """Most dossiers never pass through postal staff: no transaction, no marker, no write."""
+    db = env.app.state.runtime.db
+    received = DossierReceived(
+        unit_code=UNIT,
+        unit_path=PATH,
+        payload=DossierReceivedPayload(
+            dossier_id=f"d-{uuid.uuid4().hex}",
+            dossier_code=_code(),
+            procedure_code="1.001193",
+            procedure_name="Đăng ký khai sinh",
+            office_id=OFFICE,
+            channel="counter",
+            applicant=ApplicantContact(name="Nguyễn Văn An"),
+            received_at=datetime.now(UTC),
+        ),
+    )
+    await db.command("profile", 2)
+    try:
+        assert await env.app.state.postal.on_dossier_received(received) == "unknown"
+    finally:
+        await db.command("profile", 0)
+    mine = {"command.filter.dossier_id": received.payload.dossier_id}
+    reads = [p async for p in db["system.profile"].find(mine)]
+    assert len(reads) == 2 and all(p["op"] == "query" and "txnNumber" not in p["command"] for p in reads)
+    assert await db["processed_events"].count_documents({"_id": {"$regex": received.event_id}}) == 0
 
 
 async def test_a_record_needs_a_matching_count_and_collected_slips(env: Env) -> None:

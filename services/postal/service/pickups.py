@@ -296,6 +296,14 @@ class PickupUseCases(ServiceBase):
         p = event.payload
         if p.channel not in ("postal", "counter"):
             return "ignored"
+        # Most counter dossiers never passed through postal staff: tell that from plain reads,
+        # without opening a transaction (the embedded server serialises transactions).
+        if (
+            await self.repo.get(PickupOrder, PICKUPS, {"dossier_id": p.dossier_id}) is None
+            and await self.repo.get(CounterReception, COUNTER, {"dossier_id": p.dossier_id}) is None
+        ):
+            log.info("dossier.received %s: unknown", p.dossier_code)
+            return "unknown"
 
         async def work(tx: Tx) -> str:
             pickup = await tx.get(PickupOrder, PICKUPS, {"dossier_id": p.dossier_id})
