@@ -29,9 +29,13 @@ async def queue_of(request: Request) -> QueueService:
 
 
 async def kiosk_rate_limit(request: Request) -> None:
-    """Public endpoints: a token bucket per client address (kiosks, the portal, anyone)."""
+    """Public endpoints: a token bucket per client (kiosks, the portal, anyone). Behind the portal
+    or a reverse proxy the client is the address it forwards, resolved as for the public lookup;
+    keyed on the peer, every citizen behind one proxy would share one bucket."""
     bucket: TokenBucket = request.app.state.queue_limiter
-    bucket.check(request.client.host if request.client else "unknown")  # 429 rate_limited + Retry-After
+    peer = request.client.host if request.client else "unknown"
+    client = request.app.state.lookup.client_address(peer, request.headers.get("x-forwarded-for"))
+    bucket.check(client)  # 429 rate_limited + Retry-After
 
 
 async def pagers_of(request: Request) -> PagerDesk:
