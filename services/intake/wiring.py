@@ -41,7 +41,12 @@ log = logging.getLogger("motcua.intake.wiring")
 class ProcessingSettings(KitSettings):
     """Intake II knobs (prefix `MOTCUA_`)."""
 
-    late_scan_interval_s: float = Field(60.0, description="How often dossiers past their due moment are flagged")
+    late_scan_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="How often dossiers past their due moment are flagged (the first scan 5 s after start); "
+        "0 = no background scan, only POST /admin/late-scan",
+    )
     lookup_rate_per_minute: float = Field(
         20.0, description="Public lookups per client address and minute; 0 = unlimited"
     )
@@ -152,7 +157,8 @@ class IntakeProcessing:
         register_scrape_hook(processing_service.refresh_late_gauge)
         with contextlib.suppress(ReceptionError):  # no reference data yet: series appear as they come
             declare_office_series((o.id, o.unit_code) for o in intake.reference.units.offices)
-        self._late_task = asyncio.create_task(self._late_loop(processing_service), name="intake-late-flag")
+        if self.settings.late_scan_interval_s > 0:
+            self._late_task = asyncio.create_task(self._late_loop(processing_service), name="intake-late-flag")
 
     async def _late_loop(self, service: ProcessingService) -> None:
         await asyncio.sleep(min(5.0, self.settings.late_scan_interval_s))

@@ -57,9 +57,10 @@ TWO_STEPS = {
 
 @pytest.fixture
 async def intake(servers: Endpoints) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    # the test runs the late scan itself, at moments of its choosing: no background scan
+    # the test runs the late scan itself, at moments of its choosing: no background scan (a scan
+    # 5 s after start, with the clock already moved on, would flag first)
     settings = settings_for(
-        servers, IntakeSettings, durable_suffix=f"-e2e{uuid.uuid4().hex[:6]}", late_scan_interval_s=3600
+        servers, IntakeSettings, durable_suffix=f"-e2e{uuid.uuid4().hex[:6]}", late_scan_interval_s=0
     )
     app = create_app(settings)
     async with running_app(app) as client:

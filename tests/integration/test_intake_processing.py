@@ -63,7 +63,7 @@ def set_clock(app: FastAPI, moment: datetime) -> None:
 async def intake(servers: Endpoints) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     # tests run the late scan themselves, at the clock's moments: no background scan racing them
     settings = settings_for(
-        servers, IntakeSettings, durable_suffix=f"-t{uuid.uuid4().hex[:8]}", late_scan_interval_s=3600
+        servers, IntakeSettings, durable_suffix=f"-t{uuid.uuid4().hex[:8]}", late_scan_interval_s=0
     )
     app = create_app(settings)
     async with running_app(app) as client:
