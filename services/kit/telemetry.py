@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import parse_qsl, urlencode
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class QueryRedactor(SpanProcessor):
+    """Keeps query-string values out of spans: the names stay, every value becomes `REDACTED`.
+
+    Query strings carry personal data (the lookup's last four digits, an officer's search for
+    a name or an ID number), and spans leave the process for the trace collector."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        query = (span.attributes or {}).get("url.query")
+        if isinstance(query, str) and query:
+            names = [(name, "REDACTED") for name, _ in parse_qsl(query, keep_blank_values=True)]
+            span.set_attribute("url.query", urlencode(names, safe="REDACTED"))
 
 
 def setup_tracing(service: str) -> TracerProvider:
@@ -20,6 +35,7 @@ def setup_tracing(service: str) -> TracerProvider:
     if isinstance(current, TracerProvider):
         return current
     provider = TracerProvider(resource=Resource.create({"service.name": f"motcua-{service}"}))
+    provider.add_span_processor(QueryRedactor())  # first: before any exporter sees the span
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -72,3 +72,30 @@ async def test_one_server_span_per_request_named_after_the_route_and_none_for_pr
     assert format(span.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert span.parent is not None and format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
     assert span.attributes is not None and span.attributes["http.route"] == "/dossiers/{code}"
+
+
+async def test_query_string_values_never_reach_a_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.kit.telemetry import QueryRedactor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(QueryRedactor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI(telemetry={**http_telemetry(), "tracer_provider": provider})
+
+    @app.get("/public/lookup")
+    async def lookup(code: str, last4: str) -> dict[str, str]:
+        return {"code": code}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/public/lookup", params={"code": "000.01.30.H01-261124-0001", "last4": "5678"})
+    assert r.status_code == 200
+    [span] = exporter.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes["url.query"] == "code=REDACTED&last4=REDACTED"
+    assert not any("5678" in str(v) or "H01" in str(v) for v in span.attributes.values())
