@@ -17,6 +17,7 @@ from services.intake.queue.model import PAGER_NUMBER_PATTERN, Priority
 from services.intake.queue.pagers import PagerDesk
 from services.intake.queue.service import AppointmentRequest, QueueService
 from services.intake.queue.views import public_ticket_view, ticket_view
+from services.intake.routes.public import client_of
 from services.kit.auth import Principal, Role, require_roles
 from services.kit.ratelimit import TokenBucket
 
@@ -33,9 +34,7 @@ async def kiosk_rate_limit(request: Request) -> None:
     or a reverse proxy the client is the address it forwards, resolved as for the public lookup;
     keyed on the peer, every citizen behind one proxy would share one bucket."""
     bucket: TokenBucket = request.app.state.queue_limiter
-    peer = request.client.host if request.client else "unknown"
-    client = request.app.state.lookup.client_address(peer, request.headers.get("x-forwarded-for"))
-    bucket.check(client)  # 429 rate_limited + Retry-After
+    bucket.check(await client_of(request))  # 429 rate_limited + Retry-After
 
 
 async def pagers_of(request: Request) -> PagerDesk:

@@ -3,9 +3,9 @@
 Every delivery is first written to MongoDB, then attempted. An attempt claims the record
 (compare-and-set to `sending` with a lease in `next_attempt_at`), calls the adapter, and
 records the outcome. A new record that can go out at once is written already claimed (one
-write instead of an insert and a claim). Anything not finished — deferred by quiet hours or a rate limit, a
-temporary failure waiting for its back-off, an attempt whose process died — is found again
-by the retry scheduler (`run`), which reads due records from MongoDB: restart-safe.
+write instead of an insert and a claim). Anything not finished — deferred by quiet hours or a
+rate limit, a temporary failure waiting for its back-off, an attempt whose process died — is
+found again by the retry scheduler (`run`), which reads due records from MongoDB: restart-safe.
 """
 
 from __future__ import annotations
@@ -181,8 +181,7 @@ class Dispatcher:
     async def _send_claimed(self, doc: Document, provider: str, lease_until: datetime) -> None:
         """Send a record claimed at insertion; holds the sending slot `submit` took."""
         try:
-            before = {**doc, "attempts": int(doc["attempts"]) - 1}  # as `_send_and_finish` expects
-            await self._logged(self._send_and_finish(before, provider, lease_until))
+            await self._logged(self._send_and_finish(doc, provider, lease_until, attempts=int(doc["attempts"])))
         finally:
             self._slots.release()
 
@@ -348,10 +347,11 @@ class Dispatcher:
         )
         if not claimed:
             return  # another process (or a redelivered event) took it
-        await self._send_and_finish(doc, decision.provider, lease_until)
+        attempts = int(doc.get("attempts", 0)) + 1
+        await self._send_and_finish(doc, decision.provider, lease_until, attempts=attempts)
 
-    async def _send_and_finish(self, doc: Document, provider: str, lease_until: datetime) -> None:
-        """Send a claimed record (`doc` as it was before the claim) and record the outcome."""
+    async def _send_and_finish(self, doc: Document, provider: str, lease_until: datetime, *, attempts: int) -> None:
+        """Send a claimed record (this is attempt number `attempts`) and record the outcome."""
         channel = Channel(doc["channel"])
         pool = self.pools[channel]
         outcome, latency = await self._send(self.adapters[(channel, provider)], doc)
@@ -359,7 +359,6 @@ class Dispatcher:
         state = pool.record(provider, done, ok=outcome.provider_ok, latency_s=latency)
         if state.value != "healthy":
             log.warning("provider %s is %s (last: %s %s)", provider, state, outcome.kind, outcome.detail)
-        attempts = int(doc.get("attempts", 0)) + 1
         transition = after_attempt(outcome, attempts_done=attempts, now=done, policy=self.retry_policy(channel))
         await self._finish(
             doc,
