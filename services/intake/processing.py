@@ -294,19 +294,31 @@ class ProcessingService:
         now = self.now()
         flagged = 0
         for doc in await self.dossiers.late_candidates(now):
-            d = Dossier.from_document(doc)
-            outcome = lc.flag_late(d, now)
-            if outcome is None:
-                continue
-            events = events_for(d, outcome, self.calendar(d), self.lookup_url(d))
-            version = int(doc["version"])
-            d.version = version + 1
-            if await self.dossiers.replace_with_events(d.to_document(), version, events):
-                flagged += 1
+            flagged += await self._flag_one(doc, now)
         if flagged:
             self.intake.on_commit()
             log.info("flagged %d late dossier(s)/step(s)", flagged)
         return flagged
+
+    async def _flag_one(self, doc: dict[str, Any] | None, now: datetime, attempts: int = 5) -> int:
+        """Flag one candidate; 1 when flagged. Someone else's change between the read and the
+        write (a payment event, an officer's action) is no reason to wait for the next scan:
+        read the dossier again and decide again."""
+        for _ in range(attempts):
+            if doc is None:
+                return 0
+            d = Dossier.from_document(doc)
+            outcome = lc.flag_late(d, now)
+            if outcome is None:
+                return 0
+            events = events_for(d, outcome, self.calendar(d), self.lookup_url(d))
+            version = int(doc["version"])
+            d.version = version + 1
+            if await self.dossiers.replace_with_events(d.to_document(), version, events):
+                return 1
+            doc = await self.dossiers.get(d.id)
+        log.warning("late flag of %s lost %d races in a row: left for the next scan", doc and doc["_id"], attempts)
+        return 0
 
     async def refresh_late_gauge(self) -> None:
         """Scrape hook: `motcua_dossiers_late{unit_code}` — open dossiers flagged late, per unit."""

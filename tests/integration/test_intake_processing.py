@@ -21,6 +21,7 @@ from pypdf import PdfReader
 
 from services.contracts.streams import DOSSIER
 from services.intake.app import IntakeSettings, create_app
+from services.intake.inbound import InboundEvents
 from services.kit.auth import Role
 from services.launcher.servers import Endpoints
 from tests.support import auth, running_app, settings_for
@@ -330,6 +331,42 @@ def _online(body: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v for k, v in body.items() if k in ("office_id", "procedure_code", "applicant", "components", "form_data")
     }
+
+
+async def test_the_late_scan_flags_a_dossier_changed_between_its_read_and_its_write(
+    intake: tuple[httpx.AsyncClient, FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A payment event that lands while the scan is deciding must not leave the late step
+    unflagged until the next scan (seen in CI: the scan reported 0)."""
+    client, app = intake
+    d = await receive(client, app, at(12, 9), bundle_request())
+    did = d["id"]
+    set_clock(app, at(12, 10))
+    await post_ok(client, f"/dossiers/{did}/start-processing", {}, SPECIALIST)
+    set_clock(app, at(14, 9))  # step 0 was due Tuesday 17:00
+    processing = app.state.processing
+    read_candidates = processing.dossiers.late_candidates
+    payment = {
+        "event_id": uuid.uuid4().hex,
+        "type": "payment.intent_created",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "unit_code": "30307",
+        "payload": {"dossier_id": did, "intent_id": "pi-race", "status": "pending", "amount": 50000},
+    }
+
+    async def read_then_a_payment_lands(now: datetime) -> list[dict[str, Any]]:
+        found = await read_candidates(now)
+        applied = await InboundEvents(processing).on_payment_event("intake-payments-race", payment)
+        assert applied == "applied"
+        return found
+
+    monkeypatch.setattr(processing.dossiers, "late_candidates", read_then_a_payment_lands)
+    admin = auth(Role.UNIT_ADMIN, unit_code="30307")
+    assert (await post_ok(client, "/admin/late-scan", {}, admin))["flagged"] == 1
+    timeline = (await client.get(f"/dossiers/{did}/timeline", headers=SPECIALIST)).json()
+    assert [s["body"] for s in timeline["late_steps"]] == ["Ủy ban nhân dân cấp xã"]
+    dossier = (await client.get(f"/dossiers/{did}", headers=SPECIALIST)).json()
+    assert dossier["payment"]["intent_id"] == "pi-race"  # the payment's change is kept, not overwritten
 
 
 async def test_parallel_steps_late_flags_and_the_one_apology(
