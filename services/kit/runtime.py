@@ -77,7 +77,12 @@ class ServiceRuntime:
             await ensure_commune_sources(js, self.settings.commune_domains)
         await self.broker.start()
         if self.with_relay:
-            self.relay = OutboxRelay(self.db, BrokerPublisher(self.broker), poll_s=self.settings.outbox_poll_s)
+            self.relay = OutboxRelay(
+                self.db,
+                BrokerPublisher(self.broker),
+                poll_s=self.settings.outbox_poll_s,
+                idle_poll_max_s=self.settings.outbox_idle_poll_max_s,
+            )
             self.relay.start()
         log.info("%s runtime started", self.name)
 

@@ -47,6 +47,9 @@ class KitSettings(BaseSettings):
     )
     retry_backoff_s: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0, 30.0, 45.0, 60.0)
     outbox_poll_s: float = 0.5
+    outbox_idle_poll_max_s: float = Field(
+        5.0, gt=0, description="An idle outbox relay polls less and less often, down to once per this many seconds"
+    )
 
     # Service URLs (the portal and the launcher use them)
     intake_url: str = "http://127.0.0.1:8001"

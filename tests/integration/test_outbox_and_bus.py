@@ -120,6 +120,36 @@ async def test_relay_task_publishes_soon_after_wake(
     await broker.stop()
 
 
+async def test_an_idle_relay_polls_less_and_less_yet_still_finds_what_no_wake_up_announced(
+    servers: Endpoints, db: AsyncDatabase[Document], nc: NatsClient
+) -> None:
+    broker = make_broker(servers.nats_url, service="test-relay-idle")
+    await broker.connect()
+    relay = OutboxRelay(db, BrokerPublisher(broker), poll_s=0.05, idle_poll_max_s=0.8)
+    relay.start()
+    await asyncio.sleep(2.0)
+    idle_passes = relay.passes
+    # at a fixed 0.05 s it would be about 40; doubling up to 0.8 s: 0.1+0.2+0.4+0.8 → about 5
+    assert 2 <= idle_passes <= 12, idle_passes
+    event = _event(f"Q-{uuid.uuid4().hex[:8]}")
+    await add_to_outbox(db, [event], session=None)  # no wake-up: only the slow poll can find it
+    for _ in range(100):
+        if relay.published == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert relay.published == 1
+    # a wake-up brings the quick polling back: passes at once, after 0.1 s and 0.3 s (the idle
+    # wait it replaced would have been 0.8 s: one pass in that time)
+    await asyncio.sleep(1.0)
+    before = relay.passes
+    relay.wake()
+    await asyncio.sleep(0.5)
+    assert relay.passes - before >= 2, relay.passes - before
+    await relay.stop()
+    assert await _count_in_stream(nc, event.event_id) == 1
+    await broker.stop()
+
+
 async def _run_consumer(servers: Endpoints, spec: ConsumerSpec, handler: Any, *, max_deliver: int = 3) -> NatsBroker:
     broker = make_broker(servers.nats_url, service=spec.service, max_deliver=max_deliver, backoff_s=(0.05,))
     router = NatsRouter()
