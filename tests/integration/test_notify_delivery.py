@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import (
     ApplicantContact,
@@ -37,11 +38,13 @@ from services.contracts.events import (
 )
 from services.contracts.payments import PaymentItem, PaymentPaid, PaymentPayload
 from services.kit.auth import Role
+from services.kit.mongo import Document
 from services.kit.ratelimit import TokenBucket
 from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints, smtp_process
 from services.notify.app import NotifySettings, create_app
 from services.notify.model.common import VN_TZ
+from services.notify.repository.deliveries import DeliveryRepository
 from tests.support import auth, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
@@ -330,6 +333,9 @@ async def test_a_delivery_that_can_go_at_once_is_written_claimed_one_insert_and_
         async for p in db["system.profile"].find({"ns": f"{db.name}.deliveries", "op": {"$in": ["insert", "update"]}})
     ]
     assert sorted(writes) == ["insert", "update"]
+    # the dossier's projection: one write, no read first (a reception is the first event)
+    projection = [p["op"] async for p in db["system.profile"].find({"ns": f"{db.name}.dossiers"})]
+    assert projection == ["update"], projection
     assert doc["status"] == "sent" and doc["attempts"] == 1
     assert [h["status"] for h in doc["history"]] == ["scheduled", "sending", "sent"]
     assert len(await env.mails(email)) == 1
@@ -620,3 +626,14 @@ async def test_deliveries_are_visible_only_in_the_callers_unit_and_callbacks_mus
     # an administrator may ask for one more attempt of a failed delivery, not of a sent one
     retry = await env.client.post(f"/deliveries/{doc['id']}/retry", headers=ADMIN)
     assert retry.status_code == 409 and retry.json()["error"]["code"] == "delivery_not_retryable"
+
+
+async def test_the_unused_next_attempt_index_of_earlier_versions_is_dropped(db: AsyncDatabase[Document]) -> None:
+    """Every write paid for it; the retry scheduler reads by (status, next_attempt_at)."""
+    await db["deliveries"].create_index("next_attempt_at", sparse=True)  # as earlier versions left it
+    repository = DeliveryRepository(db)
+    await repository.ensure_indexes()
+    await repository.ensure_indexes()  # a restart: nothing left to drop, no error
+    indexes = await db["deliveries"].index_information()
+    assert "next_attempt_at_1" not in indexes
+    assert "status_1_next_attempt_at_1" in indexes

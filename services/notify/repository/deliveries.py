@@ -8,12 +8,13 @@ or a scheduler and a redelivered event — never send the same attempt twice.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.kit.mongo import Document, find_union
 from services.notify.model.common import RETRYABLE_STATUSES
@@ -31,8 +32,11 @@ class DeliveryRepository:
         await self.deliveries.create_index("event_id")
         await self.deliveries.create_index("unit_path")
         await self.deliveries.create_index([("created_at", DESCENDING)])
-        await self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        # Earlier versions also kept `next_attempt_at` alone; no query uses it (`due` reads by
+        # status first) and every write paid for it.
+        with contextlib.suppress(OperationFailure):
+            await self.deliveries.drop_index("next_attempt_at_1")
         await self.deliveries.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)], sparse=True)
 
     async def insert(self, record: Document) -> Document | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.contracts.events import Event
+from services.contracts.events import DossierReceived, Event
 from services.contracts.payments import PaymentPaid
 from services.notify.model.reminders import project
 from services.notify.model.routing import (
@@ -118,7 +118,10 @@ class NotifyService:
             return []
         event = cls.model_validate(body)
         async with self._dossier_locks.hold(event.payload.dossier_id):
-            current = await self.dossiers.get(event.payload.dossier_id)
+            # A reception is the dossier's first event: nothing known to merge it with, and
+            # save() refuses it if a later event got there first. One read less per reception.
+            first = isinstance(event, DossierReceived)
+            current = None if first else await self.dossiers.get(event.payload.dossier_id)
             view = project(current, event, trace_id)
             if view is not None:
                 await self.dossiers.save(view)
