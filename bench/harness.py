@@ -31,8 +31,10 @@ import aiohttp
 import nats
 from minio import Minio
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.kit.auth import Role, mint_dev_token
+from services.kit.mongo import in_transaction, make_mongo_client
 from services.launcher.stack import Stack
 
 OPEN_LOOP_CONNECTIONS = 100  # at most this many receptions in flight; later ones wait their turn
@@ -87,15 +89,32 @@ async def _bounded(n: int, concurrency: int, job: Any) -> float:
 
 # ---- raw baselines ----------------------------------------------------------------------------
 async def raw_mongo(url: str, n: int) -> dict[str, float]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    client: AsyncMongoClient[dict[str, Any]] = make_mongo_client(url, app_name="bench")
     coll = client["motcua_bench_raw"]["docs"]
     await coll.drop()
     await coll.create_index("code", unique=True)
     insert_s = await _bounded(n, CONCURRENCY, lambda i: coll.insert_one({"code": f"c{i}", "payload": "x" * 1500}))
     find_s = await _bounded(n, CONCURRENCY, lambda i: coll.find_one({"code": f"c{(i * 7919) % n}"}))
+    # Informative: the smallest atomic reception — a document and one outbox entry in one
+    # transaction (a reception writes the dossier, its events and the applicant registry).
+    outbox = client["motcua_bench_raw"]["outbox"]
+
+    async def atomic(i: int) -> None:
+        async def work(session: AsyncClientSession) -> None:
+            await coll.insert_one({"code": f"t{i}", "payload": "x" * 1500}, session=session)
+            await outbox.insert_one({"_id": f"e{i}", "payload": "x" * 500}, session=session)
+
+        await in_transaction(client, work)
+
+    txn_n = max(1, n // 4)
+    txn_s = await _bounded(txn_n, CONCURRENCY, atomic)
     await client.drop_database("motcua_bench_raw")
     await client.close()
-    return {"mongo_insert_per_s": n / insert_s, "mongo_find_per_s": n / find_s}
+    return {
+        "mongo_insert_per_s": n / insert_s,
+        "mongo_find_per_s": n / find_s,
+        "mongo_two_insert_transactions_per_s": txn_n / txn_s,
+    }
 
 
 async def raw_nats(url: str, n: int) -> dict[str, float]:
@@ -202,6 +221,14 @@ class System:
 
         took = await _bounded(n, CONCURRENCY, lookup)
         return n / took, latencies
+
+    async def dossier_finds(self, codes: list[str], n: int) -> float:
+        """The lookup's own database read, straight from a driver: `find_one` by code of the
+        stored dossiers (about 3 KB each, twice the raw baseline's documents), 16 in flight.
+        Informative: how much of a lookup's cost is the document and how much the HTTP layer."""
+        dossiers = self.mongo["motcua_intake"]["dossiers"]
+        took = await _bounded(n, CONCURRENCY, lambda i: dossiers.find_one({"code": codes[i % len(codes)]}))
+        return n / took
 
     async def open_loop(
         self, http: aiohttp.ClientSession, rate: float, seconds: float, timeout_s: float, drain_s: float
@@ -397,6 +424,7 @@ async def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -
                 lookup_rate, small_lat = await system.lookups(http, codes, args.lookups)
                 results["lookup_per_s"] = lookup_rate
                 results["lookup_p50_ms_small_set"] = _pct(small_lat, 0.5)
+                results["mongo_dossier_find_per_s"] = await system.dossier_finds(codes, args.lookups)
 
             await phases.run("lookup throughput", lookups())
         results.update(await phases.run("one-at-a-time latency", system.closed_loop_latency(http, 50)) or {})
@@ -428,6 +456,8 @@ async def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -
         results["intake_ratio"] = results["intake_end_to_end_per_s"] / results["mongo_insert_per_s"]
     if "lookup_per_s" in results and "mongo_find_per_s" in results:
         results["lookup_ratio"] = results["lookup_per_s"] / results["mongo_find_per_s"]
+    if "lookup_per_s" in results and "mongo_dossier_find_per_s" in results:
+        results["lookup_per_dossier_find"] = results["lookup_per_s"] / results["mongo_dossier_find_per_s"]
 
 
 def report(results: dict[str, Any]) -> str:
