@@ -17,6 +17,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import sys
@@ -523,6 +524,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(run(stack, args, results))
     finally:
         stack.stop()
+        # the servers' data (a million dossiers are gigabytes) and the services' logs; scan_upload.py does the same
+        shutil.rmtree(root, ignore_errors=True)
         results["total_s"] = round(time.perf_counter() - started, 1)
         print()
         print(report(results))
