@@ -34,6 +34,8 @@ from services.contracts.events import (
     DossierReceivedPayload,
     DossierResultReady,
     DossierResultReadyPayload,
+    DossierStatusChanged,
+    DossierStatusChangedPayload,
     Event,
 )
 from services.contracts.payments import PaymentItem, PaymentPaid, PaymentPayload
@@ -339,6 +341,55 @@ async def test_a_delivery_that_can_go_at_once_is_written_claimed_one_insert_and_
     assert doc["status"] == "sent" and doc["attempts"] == 1
     assert [h["status"] for h in doc["history"]] == ["scheduled", "sending", "sent"]
     assert len(await env.mails(email)) == 1
+
+
+async def test_a_status_change_with_the_same_due_moment_is_projected_without_a_read(env: Env) -> None:
+    """The projection reads the stored view only when it has something to take from it: a
+    step with the same due moment keeps the stored lateness in one update; a new due moment
+    clears it after a read."""
+    db = env.app.state.runtime.db
+    code = new_code()
+    first = received(code, applicant())
+    dossier_id = first.payload.dossier_id
+    await env.publish(first)
+
+    async def view() -> Document:
+        return await db.dossiers.find_one({"_id": dossier_id}, comment="probe") or {}  # told apart below
+
+    await eventually(lambda: _has(view, "status", "received"))
+    late = datetime(2026, 3, 12, 3, 0, tzinfo=UTC)
+    await db.dossiers.update_one({"_id": dossier_id}, {"$set": {"late_since": late}})  # as the late scan found
+
+    def step(status: str, at: datetime, due_at: datetime | None = None) -> DossierStatusChanged:
+        payload = DossierStatusChangedPayload(**{**ref(code, applicant(), status=status), "dossier_id": dossier_id})
+        if due_at is not None:
+            payload.due_at = due_at
+        return DossierStatusChanged(unit_code=UNIT, unit_path=PATH, occurred_at=at, payload=payload)
+
+    now = datetime.now(UTC)
+    await db.command("profile", 2)
+    try:
+        await env.publish(step("processing", now + timedelta(seconds=1)))
+        await eventually(lambda: _has(view, "status", "processing"))
+    finally:
+        await db.command("profile", 0)
+    ops = [
+        p["op"]
+        async for p in db["system.profile"].find({"ns": f"{db.name}.dossiers"})
+        if (p.get("command") or {}).get("comment") != "probe"
+    ]
+    assert ops == ["update"], ops  # no read
+    assert (await view())["late_since"] == late  # kept from the stored view
+
+    assert first.payload.due_at is not None
+    new_due = first.payload.due_at + timedelta(days=3)
+    await env.publish(step("suspended", now + timedelta(seconds=2), due_at=new_due))
+    await eventually(lambda: _has(view, "status", "suspended"))
+    assert (await view())["late_since"] is None  # a new due moment: no longer late
+
+
+async def _has(view: Callable[[], Awaitable[Document]], field: str, value: Any) -> bool:
+    return (await view()).get(field) == value
 
 
 async def test_without_a_zalo_account_the_message_falls_back_to_sms_with_a_delivery_receipt(env: Env) -> None:

@@ -47,6 +47,25 @@ class DossierRepository:
             return False  # a newer event is already recorded
         return result.matched_count == 1 or result.upserted_id is not None
 
+    async def save_over_same_due(self, view: DossierView, *, keep_late_since: bool, keep_trace: bool) -> bool:
+        """Write the view over a stored one with the same due moment, without reading it first.
+
+        With the same `due_at`, the only things the projection takes from the stored view are
+        its lateness and trace id, and only when the event brings none (`keep_…`): leaving
+        those fields out of the `$set` keeps them. False when nothing matched — no stored
+        view, a newer event recorded, or another due moment: the caller reads and merges.
+        """
+        doc = {**view.model_dump(), "active": view.active}
+        if keep_late_since:
+            doc.pop("late_since")
+        if keep_trace:
+            doc.pop("last_trace_id")
+        result = await self.dossiers.update_one(
+            {"_id": view.dossier_id, "last_event_at": {"$not": {"$gt": view.last_event_at}}, "due_at": view.due_at},
+            {"$set": doc},
+        )
+        return result.matched_count == 1
+
     async def candidates(self, now: datetime, limit: int = 5000) -> list[DossierView]:
         """Active dossiers whose reminder moment or due moment has come."""
         queries = [

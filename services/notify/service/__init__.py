@@ -118,13 +118,21 @@ class NotifyService:
             return []
         event = cls.model_validate(body)
         async with self._dossier_locks.hold(event.payload.dossier_id):
-            # A reception is the dossier's first event: nothing known to merge it with, and
-            # save() refuses it if a later event got there first. One read less per reception.
-            first = isinstance(event, DossierReceived)
-            current = None if first else await self.dossiers.get(event.payload.dossier_id)
-            view = project(current, event, trace_id)
-            if view is not None:
-                await self.dossiers.save(view)
+            # Without a read first, where the stored view adds nothing: a reception is the
+            # dossier's first event (save() refuses it if a later one got there first), and a
+            # later event with the same due moment only keeps the stored lateness and trace.
+            # Otherwise (another due moment, no view yet, an older event): read and merge.
+            alone = project(None, event, trace_id)
+            if alone is None:
+                pass
+            elif isinstance(event, DossierReceived):
+                await self.dossiers.save(alone)
+            elif not await self.dossiers.save_over_same_due(
+                alone, keep_late_since=alone.late_since is None, keep_trace=trace_id is None
+            ):
+                view = project(await self.dossiers.get(event.payload.dossier_id), event, trace_id)
+                if view is not None:
+                    await self.dossiers.save(view)
         return await self._deliver(event, dossier_notices(event, notify_statuses=self.notify_statuses), trace_id)
 
     async def _deliver(self, event: Event, notices: list[Notice], trace_id: str | None) -> list[str]:
