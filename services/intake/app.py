@@ -47,7 +47,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         assert runtime.mongo is not None
         dossiers = DossierRepository(runtime.mongo, runtime.db)
         await dossiers.ensure_indexes()
-        runtime.embedded_outboxes.append(dossiers.embedded_outbox())  # dossiers carry their events
         reference_repo = ReferenceRepository(runtime.mongo, runtime.db)
         await reference_repo.ensure_indexes()
         service = IntakeService(

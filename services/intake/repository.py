@@ -1,9 +1,4 @@
-"""Intake's MongoDB persistence: dossiers (with the events they carry), daily code sequences.
-
-A dossier's events travel inside the dossier document (kit.outbox.EmbeddedOutbox): a
-reception is one insert, an officer's step one update, with no transaction. The applicant
-registry and the national-portal marks are derived by the relay once the events are out.
-"""
+"""Intake's MongoDB persistence: dossiers, daily code sequences, and the outbox."""
 
 from __future__ import annotations
 
@@ -11,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -21,7 +16,7 @@ from services.intake.model.dossier import DossierCodeTaken
 from services.intake.registry import REGISTRY_COLLECTION, registry_entry
 from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
-from services.kit.outbox import EMBEDDED_EVENTS, EMBEDDED_PENDING, EmbeddedOutbox, embedded_entries
+from services.kit.outbox import add_to_outbox
 
 # A consumer's change to one dossier: the new document and its events, or None (nothing to do).
 Mutation = Callable[[Document], Awaitable[tuple[Document, list[Event]] | None]]
@@ -54,10 +49,8 @@ class DossierRepository:
         self.dossiers = db["dossiers"]
         self.national_sync = db["national_sync"]
         # Set by the wiring when a national-portal endpoint is configured: every write of a
-        # dossier with a code then marks it for synchronisation (derived by the relay, `derive`),
-        # and the synchroniser is woken once the marks are written.
+        # dossier with a code then marks it for synchronisation, in the same transaction.
         self.sync_enabled = False
-        self.after_derive: Callable[[], None] | None = None
         self._next_number: dict[str, int] = {}  # code prefix → next daily number (next_sequence)
 
     async def ensure_indexes(self) -> None:
@@ -77,7 +70,6 @@ class DossierRepository:
             [("status", ASCENDING), ("steps.status", ASCENDING), ("steps.due_at", ASCENDING)]
         )
         await self.national_sync.create_index([("pending", ASCENDING), ("next_attempt_at", ASCENDING)])
-        await self.embedded_outbox().ensure_indexes()
 
     async def next_sequence(self, code_prefix: str) -> int:
         """The next daily number for a code prefix (`<receiving unit>-<YYMMDD>-`, DOMAIN §4).
@@ -112,69 +104,32 @@ class DossierRepository:
         return int(latest[0]["code"][-4:]) if latest else 0
 
     async def insert_with_events(self, dossier: Document, events: list[Event]) -> None:
-        """The dossier with its events inside it: one insert, so both or neither (no
-        transaction). The relay publishes the events and writes the registry line afterwards."""
+        """The dossier and its events in one transaction: both or neither."""
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.dossiers.insert_one(dossier, session=session)
+            await add_to_outbox(self.db, events, session=session)
+            await self._side_writes(dossier, session)
+
         try:
-            await self.dossiers.insert_one(
-                {**dossier, EMBEDDED_EVENTS: embedded_entries(events), EMBEDDED_PENDING: True}
-            )
+            await in_transaction(self.client, work)
         except DuplicateKeyError as exc:
             raise _code_taken(exc, dossier) from exc
 
-    async def replace_with_events(self, dossier: Document, expected_version: int, events: list[Event]) -> bool:
-        """Optimistic update, one write with its events: False when someone else changed the
-        dossier first."""
-        try:
-            result = await self.dossiers.update_one(
-                {"_id": dossier["_id"], "version": expected_version},
-                self._write_of(dossier, events, follow_up=True),
-            )
-        except DuplicateKeyError as exc:
-            raise _code_taken(exc, dossier) from exc
-        return result.matched_count == 1
+    async def _side_writes(
+        self, dossier: Document, session: AsyncClientSession, previous: Document | None = None
+    ) -> None:
+        """Applicant registry and national-portal sync marker, in the dossier's transaction.
 
-    def _write_of(self, dossier: Document, events: list[Event], *, follow_up: bool) -> Document:
-        """The update that replaces every field of the dossier and appends its events.
-
-        `$set` of all fields rather than a replacement: the events already waiting in the
-        document (not yet published by the relay) must stay, before the new ones.
-        `follow_up` flags the document for the relay (events, registry line, portal sync);
-        a writer never clears the flag — only the relay does, once its work is done.
+        The registry line is rewritten only when it changed from `previous` (when known): most
+        consumed events (payments, documents, shipments) change nothing in it.
         """
-        fields = {k: v for k, v in dossier.items() if k not in ("_id", EMBEDDED_EVENTS, EMBEDDED_PENDING)}
-        if follow_up or events:
-            fields[EMBEDDED_PENDING] = True
-        update: Document = {"$set": fields}
-        if events:
-            update["$push"] = {EMBEDDED_EVENTS: {"$each": embedded_entries(events)}}
-        return update
-
-    def embedded_outbox(self) -> EmbeddedOutbox:
-        """The relay's view of the events dossiers carry, and what it derives once they are out."""
-        return EmbeddedOutbox(self.dossiers, on_settled=self.derive)
-
-    async def derive(self, dossiers: list[Document]) -> None:
-        """What is kept beside the dossiers, after a write: the applicant-registry lines and —
-        when a national-portal endpoint is configured — the synchronisation markers. One bulk
-        write each for the relay's batch; idempotent (written from the dossiers' current state).
-
-        A dossier without an identity (anonymised) loses its line.
-        """
-        lines: list[ReplaceOne[Document] | DeleteOne] = []
-        for dossier in dossiers:
-            entry = registry_entry(dossier)
-            lines.append(
-                ReplaceOne({"_id": entry["_id"]}, entry, upsert=True)
-                if entry is not None
-                else DeleteOne({"_id": dossier["_id"]})
-            )
-        if lines:
-            await self.db[REGISTRY_COLLECTION].bulk_write(lines, ordered=False)
-        if not self.sync_enabled:
-            return
-        now = datetime.now(UTC)
-        marks = [
-            UpdateOne(
+        entry = registry_entry(dossier)
+        if entry is not None and (previous is None or entry != registry_entry(previous)):
+            await self.db[REGISTRY_COLLECTION].replace_one({"_id": entry["_id"]}, entry, upsert=True, session=session)
+        if self.sync_enabled and dossier.get("code"):
+            now = datetime.now(UTC)
+            await self.national_sync.update_one(
                 {"_id": dossier["_id"]},
                 {
                     "$set": {
@@ -189,23 +144,30 @@ class DossierRepository:
                     "$setOnInsert": {"first_pending_at": now},
                 },
                 upsert=True,
+                session=session,
             )
-            for dossier in dossiers
-            if dossier.get("code")
-        ]
-        if marks:
-            await self.national_sync.bulk_write(marks, ordered=False)
-        if self.after_derive is not None:
-            self.after_derive()
+
+    async def replace_with_events(self, dossier: Document, expected_version: int, events: list[Event]) -> bool:
+        """Optimistic update: False when someone else changed the dossier first."""
+
+        async def work(session: AsyncClientSession) -> bool:
+            result = await self.dossiers.replace_one(
+                {"_id": dossier["_id"], "version": expected_version}, dossier, session=session
+            )
+            if result.matched_count != 1:
+                return False
+            await add_to_outbox(self.db, events, session=session)
+            await self._side_writes(dossier, session)
+            return True
+
+        try:
+            return await in_transaction(self.client, work)
+        except DuplicateKeyError as exc:
+            raise _code_taken(exc, dossier) from exc
 
     async def apply_consumed(self, consumer: str, event_id: str, query: dict[str, Any], mutate: Mutation) -> str:
         """Idempotent consumer write: mark `event_id` processed and change the dossier in one
-        transaction. Returns "applied", "unchanged", "unknown_dossier" or "duplicate".
-
-        The dossier is flagged for the relay only when there is something to do after it:
-        events, a changed registry line, or a portal sync. Most consumed events (payments,
-        documents, shipments) change nothing the registry holds.
-        """
+        transaction. Returns "applied", "unchanged", "unknown_dossier" or "duplicate"."""
 
         async def work(session: AsyncClientSession) -> str:
             if not await mark_processed(self.db, consumer, event_id, session=session):
@@ -219,14 +181,13 @@ class DossierRepository:
             if change is None:
                 return "unchanged"
             new_doc, events = change
-            follow_up = self.sync_enabled or registry_entry(new_doc) != registry_entry(doc)
-            result = await self.dossiers.update_one(
-                {"_id": doc["_id"], "version": doc["version"]},
-                self._write_of(new_doc, events, follow_up=follow_up),
-                session=session,
+            result = await self.dossiers.replace_one(
+                {"_id": doc["_id"], "version": doc["version"]}, new_doc, session=session
             )
             if result.matched_count != 1:
                 raise _Concurrent
+            await add_to_outbox(self.db, events, session=session)
+            await self._side_writes(new_doc, session, previous=doc)
             return "applied"
 
         for _ in range(5):

@@ -123,7 +123,6 @@ class IntakeProcessing:
             status_overrides=s.national_portal_status_map,
         )
         dossiers.sync_enabled = self.sync.enabled
-        dossiers.after_derive = self.sync.wake  # the relay writes the marks after each commit
         for service in (registry, ratings, feedback_service, audit_repo, privacy_repo):
             await service.ensure_indexes()
         app.state.audit = audit

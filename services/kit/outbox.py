@@ -5,13 +5,6 @@ events land in the service's `outbox` collection. The relay publishes pending en
 JetStream with `Nats-Msg-Id = event_id` (so a retry after a crash is dropped by the
 stream's duplicate window) and only then marks them published. A crash between commit
 and publish loses nothing: the entry is still pending at the next start.
-
-A document that is the subject of its own events (intake's dossiers) can carry them instead:
-`embedded_entries` makes them entries of in the document's `outbox` array and flags it `outbox_pending`, so
-the change and its events are one single-document write — atomic without a transaction. The
-relay reads flagged documents through an `EmbeddedOutbox`, publishes their events in array
-order, lets the owner derive what it keeps beside the document (`on_settled`), and clears
-the flag unless the document changed meanwhile.
 """
 
 from __future__ import annotations
@@ -19,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -36,8 +28,6 @@ from services.kit.telemetry import attach_carrier, current_trace_carrier, detach
 log = logging.getLogger("motcua.outbox")
 
 OUTBOX_COLLECTION = "outbox"
-EMBEDDED_EVENTS = "outbox"  # the array of pending events inside a document
-EMBEDDED_PENDING = "outbox_pending"  # True while the relay has work on the document
 
 
 def outbox_entry(event: Event) -> Document:
@@ -59,65 +49,6 @@ async def add_to_outbox(
     """Write events in the caller's transaction (pass its session)."""
     if events:
         await db[OUTBOX_COLLECTION].insert_many([outbox_entry(e) for e in events], session=session)
-
-
-def embedded_entries(events: list[Event]) -> list[Document]:
-    """Events as entries kept inside the document they are about (see `EmbeddedOutbox`)."""
-    return [outbox_entry(e) for e in events]
-
-
-class EmbeddedOutbox:
-    """Events stored in the documents they are about: one write for a change and its events.
-
-    Writers put entries in the document's `outbox` array (`$push`, or in the inserted
-    document) and set `outbox_pending`; they never clear either. For each flagged document the
-    relay publishes the entries in order, awaits `on_settled` (the owner's derived writes —
-    idempotent, they may run again after a crash), then clears the array and the flag guarded
-    by the document's `version`. A document changed in between keeps its flag (only the
-    published entries are pulled), so the next pass sees — and derives from — its new state.
-    """
-
-    def __init__(
-        self,
-        collection: AsyncCollection[Document],
-        *,
-        on_settled: Callable[[list[Document]], Awaitable[None]] | None = None,
-    ) -> None:
-        self.collection = collection
-        self.on_settled = on_settled
-
-    async def ensure_indexes(self) -> None:
-        await self.collection.create_index(EMBEDDED_PENDING)
-
-    async def pending(self, limit: int) -> list[Document]:
-        return await self.collection.find({EMBEDDED_PENDING: True}).limit(limit).to_list(length=limit)
-
-    async def backlog(self) -> int:
-        return await self.collection.count_documents({EMBEDDED_PENDING: True})
-
-    async def settle(self, docs: list[Document]) -> None:
-        """After every entry of `docs` was published: derived writes, then clear (one command
-        for the batch; a second only when some document changed since it was read)."""
-        if not docs:
-            return
-        if self.on_settled is not None:
-            await self.on_settled(docs)
-        cleared = await self.collection.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": d["_id"], "version": d.get("version")},
-                    {"$set": {EMBEDDED_EVENTS: [], EMBEDDED_PENDING: False}},
-                )
-                for d in docs
-            ],
-            ordered=False,
-        )
-        if cleared.matched_count < len(docs):  # changed meanwhile: keep the flag, drop what went out
-            published = [e["_id"] for d in docs for e in d.get(EMBEDDED_EVENTS) or []]
-            await self.collection.update_many(
-                {"_id": {"$in": [d["_id"] for d in docs]}},
-                {"$pull": {EMBEDDED_EVENTS: {"_id": {"$in": published}}}},
-            )
 
 
 async def ensure_outbox_indexes(db: AsyncDatabase[Document]) -> None:
@@ -142,10 +73,8 @@ class OutboxRelay:
         poll_s: float = 0.5,
         idle_poll_max_s: float = 5.0,
         batch: int = 200,
-        embedded: Sequence[EmbeddedOutbox] = (),
     ) -> None:
         self.collection: AsyncCollection[Document] = db[OUTBOX_COLLECTION]
-        self.embedded = list(embedded)
         self.publisher = publisher
         self.poll_s = poll_s
         self.idle_poll_max_s = max(poll_s, idle_poll_max_s)
@@ -221,34 +150,13 @@ class OutboxRelay:
                 wait_s = self.poll_s
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending entries in creation order, then one batch of each
-        embedded source; returns the largest batch found (a full one means: look again).
+        """Publish one batch of pending entries in creation order; returns how many.
 
         Entries are published one after the other (order per dossier matters) and marked
         published with one update for the whole batch; a crash in between only means a
         republish, which JetStream drops by `Nats-Msg-Id`.
         """
         self.passes += 1
-        found = await self._publish_collection()
-        for source in self.embedded:
-            found = max(found, await self._publish_embedded(source))
-        return found
-
-    async def _publish_embedded(self, source: EmbeddedOutbox) -> int:
-        docs = await source.pending(self.batch)
-        done: list[Document] = []
-        try:
-            for doc in docs:
-                for entry in doc.get(EMBEDDED_EVENTS) or []:
-                    await self._publish_one(entry)
-                done.append(doc)
-        finally:
-            if done:
-                await source.settle(done)
-                self.published += sum(len(d.get(EMBEDDED_EVENTS) or []) for d in done)
-        return len(docs)
-
-    async def _publish_collection(self) -> int:
         cursor = self.collection.find({"published_at": None}).sort("created_at", ASCENDING).limit(self.batch)
         entries = await cursor.to_list(length=self.batch)
         done: list[str] = []

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.kit.bus import BrokerPublisher, ensure_commune_sources, ensure_streams, make_broker
 from services.kit.metrics import register_scrape_hook, unregister_scrape_hook
 from services.kit.mongo import Document, make_mongo_client, ping
-from services.kit.outbox import EmbeddedOutbox, OutboxRelay, ensure_outbox_indexes
+from services.kit.outbox import OutboxRelay, ensure_outbox_indexes
 from services.kit.s3 import ObjectStore
 from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing
@@ -42,9 +42,6 @@ class ServiceRuntime:
         self.with_relay = relay
         self.mongo: AsyncMongoClient[Document] | None = None
         self.relay: OutboxRelay | None = None
-        # Documents that carry their own events (kit.outbox.EmbeddedOutbox), added by the service
-        # before start_bus(); the relay publishes them too.
-        self.embedded_outboxes: list[EmbeddedOutbox] = []
         self.store: ObjectStore | None = None
 
     @property
@@ -85,7 +82,6 @@ class ServiceRuntime:
                 BrokerPublisher(self.broker),
                 poll_s=self.settings.outbox_poll_s,
                 idle_poll_max_s=self.settings.outbox_idle_poll_max_s,
-                embedded=self.embedded_outboxes,
             )
             self.relay.start()
         log.info("%s runtime started", self.name)
@@ -126,10 +122,7 @@ class ServiceRuntime:
         from services.kit.metrics import CONSUMER_PENDING, DEAD_LETTERS, OUTBOX_BACKLOG
 
         if self.mongo is not None:
-            backlog = await self.db["outbox"].count_documents({"published_at": None})
-            for source in self.embedded_outboxes:  # documents still carrying unpublished events
-                backlog += await source.backlog()
-            OUTBOX_BACKLOG.labels(self.name).set(backlog)
+            OUTBOX_BACKLOG.labels(self.name).set(await self.db["outbox"].count_documents({"published_at": None}))
         try:
             js = self.broker.config.connection_state.stream
         except Exception:

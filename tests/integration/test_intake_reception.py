@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -14,7 +13,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from pypdf import PdfReader
 
 from services.contracts.streams import DOSSIER
@@ -311,91 +309,32 @@ async def test_catalogue_export_import_round_trip_and_admin_rights(
     assert any(p["code"] == BIRTH for p in listing.json())
 
 
-async def received_on_the_bus(js: Any, since: int, ids: set[str], *, expected: int) -> Counter[str]:
-    """How many `dossier.received` messages after stream sequence `since` name each of `ids`
-    (reads until `expected` are seen and one more second passes, or 20 s)."""
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=since + 1)
-    sub = await js.subscribe("dossier.received", stream=DOSSIER.name, ordered_consumer=True, config=config)
-    seen: Counter[str] = Counter()
-    deadline = asyncio.get_running_loop().time() + 20
-    try:
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                msg = await sub.next_msg(timeout=1.0)
-            except TimeoutError:
-                if sum(seen.values()) >= expected:
-                    break
-                continue
-            dossier_id = json.loads(msg.data)["payload"]["dossier_id"]
-            if dossier_id in ids:
-                seen[dossier_id] += 1
-    finally:
-        await sub.unsubscribe()
-    return seen
-
-
-async def test_a_reception_is_one_write_and_a_relay_failing_after_it_loses_nothing(
-    intake: tuple[httpx.AsyncClient, FastAPI], nc: NatsClient
+async def test_a_reception_failing_half_way_leaves_no_dossier_and_no_event(
+    intake: tuple[httpx.AsyncClient, FastAPI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The dossier carries its events: the reception is one insert and no transaction, so it
-    cannot be half-written. The relay publishes the events and writes the registry line after
-    it; while that fails, the dossier keeps its events, and once it works they go out once."""
+    """The dossier insert succeeds, then writing its event fails: the transaction rolls back."""
     client, app = intake
     app.state.intake.clock = FixedClock(datetime(2026, 1, 12, 9, 0, tzinfo=VN))
-    runtime = app.state.runtime
-    db = runtime.db
-    since = (await nc.jetstream().stream_info(DOSSIER.name)).state.last_seq
-    [source] = runtime.embedded_outboxes
-    derive = source.on_settled
-    attempts = 0
+    import services.intake.repository as repository
 
-    async def broken_derive(docs: Any) -> None:
-        nonlocal attempts
-        attempts += 1
-        raise ConnectionError("MongoDB went away before the registry line was written")
+    async def broken_outbox(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("MongoDB went away after the dossier insert")
 
-    source.on_settled = broken_derive
-    await db.command("profile", 2)
-    try:
-        r = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
-        assert r.status_code == 201, r.text
-        for _ in range(100):
-            if attempts >= 2:  # the relay tried (and published), then tried again
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await db.command("profile", 0)
-    writes = [
-        (p["op"], p["ns"].split(".", 1)[1])
-        async for p in db["system.profile"].find({"op": {"$in": ["insert", "update", "remove"]}})
-    ]
-    assert writes == [("insert", "dossiers")], writes  # one write; the relay wrote nothing
-    dossier_id = r.json()["id"]
-    doc = await db.dossiers.find_one({"_id": dossier_id})
-    assert doc is not None and doc["outbox_pending"] is True
-    assert [e["subject"] for e in doc["outbox"]] == ["dossier.received", "dossier.status_changed"]
-    assert await db.applicant_registry.count_documents({"_id": dossier_id}) == 0
-
-    source.on_settled = derive
-    runtime.relay.wake()
-    for _ in range(100):
-        doc = await db.dossiers.find_one({"_id": dossier_id})
-        if doc is not None and not doc["outbox_pending"]:
-            break
-        await asyncio.sleep(0.1)
-    assert doc is not None and doc["outbox_pending"] is False and doc["outbox"] == []
-    assert await db.applicant_registry.count_documents({"_id": dossier_id}) == 1
-    # published at every attempt, yet stored once: Nats-Msg-Id is the event id
-    assert attempts >= 2
-    assert await received_on_the_bus(nc.jetstream(), since, {dossier_id}, expected=1) == {dossier_id: 1}
+    monkeypatch.setattr(repository, "add_to_outbox", broken_outbox)
+    r = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+    db = app.state.runtime.db
+    assert await db.dossiers.count_documents({}) == 0
+    assert await db.outbox.count_documents({}) == 0
+    monkeypatch.undo()
+    ok = await client.post("/dossiers", json=birth_request(), headers=OFFICER)
+    assert ok.status_code == 201 and await db.dossiers.count_documents({}) == 1
 
 
-async def test_two_intake_processes_number_one_office_without_repeats(servers: Endpoints, nc: NatsClient) -> None:
+async def test_two_intake_processes_number_one_office_without_repeats(servers: Endpoints) -> None:
     """Daily numbers are handed out in process; the unique index on codes is the guard between
     processes. A process whose next number was stored by another moves past it."""
     settings = settings_for(servers, IntakeSettings)
-    js = nc.jetstream()
-    since = (await js.stream_info(DOSSIER.name)).state.last_seq
     first_app = create_app(settings)
     second_app = create_app(settings)  # a second process: same database, same consumers
     day = FixedClock(datetime(2026, 1, 15, 9, 0, tzinfo=VN))
@@ -419,7 +358,4 @@ async def test_two_intake_processes_number_one_office_without_repeats(servers: E
         assert len(set(codes)) == len(codes) == 65
         db = first_app.state.runtime.db
         assert await db.dossiers.count_documents({}) == 65
-        # one dossier.received each, published by the relays from inside the dossiers
-        ids = {d["_id"] async for d in db.dossiers.find({}, {"_id": 1})}
-        received = await received_on_the_bus(js, since, ids, expected=65)
-        assert sorted(received.values()) == [1] * 65
+        assert await db.outbox.count_documents({"subject": "dossier.received"}) == 65  # one event each

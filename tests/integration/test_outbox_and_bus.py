@@ -18,14 +18,7 @@ from services.contracts.streams import DEAD_LETTER, DOSSIER, ConsumerSpec
 from services.kit.bus import BrokerPublisher, durable_subscriber, make_broker
 from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, in_transaction
-from services.kit.outbox import (
-    OUTBOX_COLLECTION,
-    EmbeddedOutbox,
-    OutboxRelay,
-    Publisher,
-    add_to_outbox,
-    embedded_entries,
-)
+from services.kit.outbox import OUTBOX_COLLECTION, OutboxRelay, Publisher, add_to_outbox
 from services.launcher.deadletters import list_dead_letters, replay_dead_letters
 from services.launcher.servers import Endpoints
 
@@ -105,60 +98,6 @@ async def test_relay_publishes_committed_events_once_even_after_a_crash(
     # Published twice by the relay, stored once: Nats-Msg-Id = event_id is deduplicated.
     assert await _count_in_stream(nc, event.event_id) == 1
     await broker.stop()
-
-
-class Recording(Publisher):
-    """Keeps what it is given; fails the `fail_at`-th publish (1-based), once."""
-
-    def __init__(self, fail_at: int = 0) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self.fail_at = fail_at
-        self.calls = 0
-
-    async def publish(self, subject: str, body: dict[str, Any], headers: dict[str, str], stream: str) -> None:
-        self.calls += 1
-        if self.calls == self.fail_at:
-            raise ConnectionError("NATS went away")
-        self.sent.append((body["payload"]["dossier_id"], headers["Nats-Msg-Id"]))
-
-
-async def test_embedded_events_go_out_in_order_and_a_failure_half_way_loses_none(
-    db: AsyncDatabase[Document],
-) -> None:
-    """Documents carrying their own events: each document's events in order; a document is
-    cleared (and derived) only once all its events went out; the rest waits for the next pass."""
-    events = {code: [_event(code), _event(code)] for code in ("A", "B")}
-    for code, evs in events.items():
-        await db.docs.insert_one({"_id": code, "version": 1, "outbox": embedded_entries(evs), "outbox_pending": True})
-    await db.docs.insert_one({"_id": "C", "version": 1, "outbox": [], "outbox_pending": False})
-    derived: list[str] = []
-
-    async def derive(docs: list[Document]) -> None:
-        derived.extend(d["_id"] for d in docs)
-
-    source = EmbeddedOutbox(db.docs, on_settled=derive)
-    await source.ensure_indexes()
-    assert await source.backlog() == 2
-    flaky = Recording(fail_at=3)  # A's two events go out, B's first fails
-    with pytest.raises(ConnectionError):
-        await OutboxRelay(db, flaky, embedded=[source]).publish_pending()
-    first, second = ("A", "B") if flaky.sent[0][0] == "A" else ("B", "A")
-    assert flaky.sent == [(first, e.event_id) for e in events[first]]
-    assert derived == [first]
-    assert await db.docs.find_one({"_id": first}) == {
-        "_id": first,
-        "version": 1,
-        "outbox": [],
-        "outbox_pending": False,
-    }
-    assert len((await db.docs.find_one({"_id": second}) or {})["outbox"]) == 2  # kept whole
-
-    again = Recording()
-    relay = OutboxRelay(db, again, embedded=[source])
-    assert await relay.publish_pending() == 1
-    assert again.sent == [(second, e.event_id) for e in events[second]]
-    assert derived == [first, second] and await source.backlog() == 0
-    assert relay.published == 2 and await relay.publish_pending() == 0
 
 
 async def test_relay_task_publishes_soon_after_wake(
