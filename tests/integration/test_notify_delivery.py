@@ -376,8 +376,8 @@ async def test_a_status_change_with_the_same_due_moment_is_projected_without_a_r
     ops = [
         p["op"]
         async for p in db["system.profile"].find({"ns": f"{db.name}.dossiers"})
-        if (p.get("command") or {}).get("comment") != "probe"
-    ]
+        if (p.get("command") or {}).get("comment") != "probe" and dossier_id in str(p.get("command"))
+    ]  # this dossier's only: earlier tests' events may still be landing
     assert ops == ["update"], ops  # no read
     assert (await view())["late_since"] == late  # kept from the stored view
 
