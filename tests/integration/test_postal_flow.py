@@ -383,7 +383,9 @@ async def test_a_counter_dossier_postal_never_saw_is_told_apart_without_a_transa
         await db.command("profile", 0)
     mine = {"command.filter.dossier_id": received.payload.dossier_id}
     reads = [p async for p in db["system.profile"].find(mine)]
-    assert len(reads) == 2 and all(p["op"] == "query" and "txnNumber" not in p["command"] for p in reads)
+    # one read: a "counter" dossier can only be a postal agent's counter reception, never a pickup
+    assert len(reads) == 1 and all(p["op"] == "query" and "txnNumber" not in p["command"] for p in reads)
+    assert reads[0]["ns"] == f"{db.name}.counter_receptions"
     assert await db["processed_events"].count_documents({"_id": {"$regex": received.event_id}}) == 0
 
 
@@ -725,8 +727,27 @@ async def test_a_postal_agent_receives_at_the_counter_under_supervision(env: Env
     again = await env.client.post(f"/counter-receptions/{reception['id']}/reject", headers=OFFICER, json={"note": "x"})
     assert again.status_code == 409
 
-    # its result later goes home by post, to the address the agent recorded
+    # intake receives it as a "counter" dossier: postal links the code to the counter reception
     code = _code()
+    linked = DossierReceived(
+        unit_code=UNIT,
+        unit_path=PATH,
+        payload=DossierReceivedPayload(
+            dossier_id=reception["dossier_id"],
+            dossier_code=code,
+            procedure_code="1.001193",
+            procedure_name="Đăng ký khai sinh",
+            office_id=OFFICE,
+            channel="counter",
+            applicant=ApplicantContact(name="Phạm Thị Cúc"),
+            received_at=datetime.now(UTC),
+        ),
+    )
+    assert await env.app.state.postal.on_dossier_received(linked) == "linked"
+    stored = await env.client.get(f"/counter-receptions/{reception['id']}", headers=OFFICER)
+    assert stored.status_code == 200 and stored.json()["dossier_code"] == code
+
+    # its result later goes home by post, to the address the agent recorded
     await _result_ready(nc, reception["dossier_id"], code, phone="0912000111")
     delivery = await _delivery_for(env, code)
     assert delivery["pickup_id"] == reception["id"] and delivery["address"]["street"] == "7 Nguyễn Trãi"

@@ -296,18 +296,22 @@ class PickupUseCases(ServiceBase):
         p = event.payload
         if p.channel not in ("postal", "counter"):
             return "ignored"
-        # Most counter dossiers never passed through postal staff: tell that from plain reads,
-        # without opening a transaction (the embedded server serialises transactions).
-        if (
-            await self.repo.get(PickupOrder, PICKUPS, {"dossier_id": p.dossier_id}) is None
-            and await self.repo.get(CounterReception, COUNTER, {"dossier_id": p.dossier_id}) is None
-        ):
+        # A pickup is handed over as a "postal" dossier, a postal agent's counter reception as a
+        # "counter" one (events.py): only that collection can know it. Most counter dossiers
+        # never passed through postal staff: tell that from one plain read, without opening a
+        # transaction (the embedded server serialises transactions).
+        by_pickup = p.channel == "postal"
+        query = {"dossier_id": p.dossier_id}
+        seen = await (
+            self.repo.get(PickupOrder, PICKUPS, query) if by_pickup else self.repo.get(CounterReception, COUNTER, query)
+        )
+        if seen is None:
             log.info("dossier.received %s: unknown", p.dossier_code)
             return "unknown"
 
         async def work(tx: Tx) -> str:
-            pickup = await tx.get(PickupOrder, PICKUPS, {"dossier_id": p.dossier_id})
-            reception = None if pickup else await tx.get(CounterReception, COUNTER, {"dossier_id": p.dossier_id})
+            pickup = await tx.get(PickupOrder, PICKUPS, query) if by_pickup else None
+            reception = None if by_pickup else await tx.get(CounterReception, COUNTER, query)
             if pickup is None and reception is None:
                 return "unknown"
             if not await tx.mark(POSTAL_DOSSIER_RECEIVED.durable, event.event_id):
