@@ -343,6 +343,25 @@ async def test_a_delivery_that_can_go_at_once_is_written_claimed_one_insert_and_
     assert len(await env.mails(email)) == 1
 
 
+async def test_the_applicants_consent_is_read_once_per_event_for_all_their_addresses(env: Env) -> None:
+    db = env.app.state.runtime.db
+    email, phone, code = new_email("mot-lan-doc"), new_phone(), new_code()
+    await db.command("profile", 2)
+    try:
+        await env.publish(received(code, applicant(email, phone)))
+        docs = await env.settled(2, dossier_code=code)
+    finally:
+        await db.command("profile", 0)
+    assert {d["channel"] for d in docs} == {"email", "zalo"}
+    reads = [
+        p["command"]
+        async for p in db["system.profile"].find({"ns": f"{db.name}.preferences"})
+        if email in str(p.get("command")) or as_provider(phone) in str(p.get("command"))
+    ]
+    assert len(reads) == 1, reads  # one read for the e-mail address and the phone together
+    assert email in str(reads[0]) and as_provider(phone) in str(reads[0])
+
+
 async def test_a_status_change_with_the_same_due_moment_is_projected_without_a_read(env: Env) -> None:
     """The projection reads the stored view only when it has something to take from it: a
     step with the same due moment keeps the stored lateness in one update; a new due moment

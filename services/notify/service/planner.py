@@ -53,10 +53,6 @@ class Planner:
         staff = [StaffContact.model_validate(c) for c in doc.get(field, [])]
         return [s.as_contact() for s in staff if s.active]
 
-    async def _prefs(self, address: str) -> Preferences | None:
-        stored = await self.preferences.get(address)
-        return Preferences.model_validate(stored) if stored else None
-
     async def records(
         self,
         notices: list[Notice],
@@ -70,8 +66,8 @@ class Planner:
         """The delivery records for an event's notices (nothing is written here)."""
         now = self.clock()
         enabled = self.channels()
-        out: list[Document] = []
         path = unit_path or [unit_code]
+        planned: list[tuple[Notice, Contact, list[Channel], dict[str, Any]]] = []
         for notice in notices:
             people = [notice.contact] if notice.audience is Audience.APPLICANT and notice.contact else []
             if notice.audience is not Audience.APPLICANT:
@@ -80,21 +76,31 @@ class Planner:
                 variables = dict(notice.variables)
                 if notice.role is not RecipientRole.APPLICANT:
                     variables["recipient_name"] = person.name
-                for route in routes(person, notice.role, enabled):
-                    record = await self._record(
-                        notice,
-                        person,
-                        route,
-                        variables,
-                        now=now,
-                        event_id=event_id,
-                        event_type=event_type,
-                        unit_code=unit_code,
-                        unit_path=path,
-                        trace_id=trace_id,
-                    )
-                    if record is not None:
-                        out.append(record)
+                planned += [(notice, person, route, variables) for route in routes(person, notice.role, enabled)]
+        # Applicants' consent for every address at once: one read per event, not one per channel.
+        addresses = {
+            address
+            for notice, person, route, _ in planned
+            if notice.role is RecipientRole.APPLICANT and (address := address_for(person, route[0])) is not None
+        }
+        consents = await self.preferences.get_many(sorted(addresses)) if addresses else {}
+        out: list[Document] = []
+        for notice, person, route, variables in planned:
+            record = await self._record(
+                notice,
+                person,
+                route,
+                variables,
+                consents,
+                now=now,
+                event_id=event_id,
+                event_type=event_type,
+                unit_code=unit_code,
+                unit_path=path,
+                trace_id=trace_id,
+            )
+            if record is not None:
+                out.append(record)
         return out
 
     async def _record(
@@ -103,6 +109,7 @@ class Planner:
         person: Contact,
         route: list[Channel],
         variables: dict[str, Any],
+        consents: dict[str, Document],
         *,
         now: datetime,
         event_id: str,
@@ -114,7 +121,8 @@ class Planner:
         address = address_for(person, route[0])
         if address is None:
             return None
-        prefs = await self._prefs(address) if notice.role is RecipientRole.APPLICANT else None
+        stored = consents.get(address) if notice.role is RecipientRole.APPLICANT else None
+        prefs = Preferences.model_validate(stored) if stored else None
         allowed = allowed_route(route, purpose=notice.purpose, essential=notice.essential, preferences=prefs)
         rendered: dict[Channel, Any] = {}
         for channel in allowed:
