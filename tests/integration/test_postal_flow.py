@@ -248,17 +248,24 @@ async def _hand_over(env: Env, pickup_ids: list[str]) -> dict[str, Any]:
     return dict(second.json())
 
 
+def _ref(dossier_id: str, code: str, channel: str) -> dict[str, Any]:
+    """The dossier reference every dossier event carries, for this module's birth registration."""
+    return {
+        "dossier_id": dossier_id,
+        "dossier_code": code,
+        "procedure_code": "1.001193",
+        "procedure_name": "Đăng ký khai sinh",
+        "office_id": OFFICE,
+        "channel": channel,
+    }
+
+
 async def _result_ready(nc: NatsClient, dossier_id: str, code: str, *, phone: str = "0987654321") -> None:
     event = DossierResultReady(
         unit_code=UNIT,
         unit_path=PATH,
         payload=ReadyPayload(
-            dossier_id=dossier_id,
-            dossier_code=code,
-            procedure_code="1.001193",
-            procedure_name="Đăng ký khai sinh",
-            office_id=OFFICE,
-            channel="postal",
+            **_ref(dossier_id, code, "postal"),
             return_channel="postal",
             applicant=ApplicantContact(name="Nguyễn Văn An", phone=phone, email="an@example.vn"),
             status="result_ready",
@@ -272,6 +279,19 @@ async def _result_ready(nc: NatsClient, dossier_id: str, code: str, *, phone: st
 async def _delivery_for(env: Env, code: str) -> dict[str, Any]:
     found = await _until(env, f"/deliveries?dossier_code={code}", lambda rows: len(rows) == 1)
     return dict(found[0])
+
+
+def _received(dossier_id: str, code: str, channel: str, name: str, at: Any = None) -> DossierReceived:
+    """Intake's dossier.received for a dossier postal knows (a pickup or a counter reception)."""
+    return DossierReceived(
+        unit_code=UNIT,
+        unit_path=PATH,
+        payload=DossierReceivedPayload(
+            **_ref(dossier_id, code, channel),
+            applicant=ApplicantContact(name=name),
+            received_at=at or datetime.now(UTC),
+        ),
+    )
 
 
 def _code() -> str:
@@ -336,20 +356,7 @@ async def test_pickup_to_handover_publishes_the_reception_for_intake(env: Env, n
 
     # intake answers with dossier.received: postal links the code it assigned
     code = _code()
-    received = DossierReceived(
-        unit_code=UNIT,
-        unit_path=PATH,
-        payload=DossierReceivedPayload(
-            dossier_id=one["dossier_id"],
-            dossier_code=code,
-            procedure_code="1.001193",
-            procedure_name="Đăng ký khai sinh",
-            office_id=OFFICE,
-            channel="postal",
-            applicant=ApplicantContact(name="Nguyễn Văn An"),
-            received_at=record["signed_at"],
-        ),
-    )
+    received = _received(one["dossier_id"], code, "postal", "Nguyễn Văn An", record["signed_at"])
     await nc.jetstream().publish(
         received.subject,
         received.model_dump_json().encode(),
@@ -362,20 +369,7 @@ async def test_pickup_to_handover_publishes_the_reception_for_intake(env: Env, n
 async def test_a_counter_dossier_postal_never_saw_is_told_apart_without_a_transaction(env: Env) -> None:
     """Most dossiers never pass through postal staff: no transaction, no marker, no write."""
     db = env.app.state.runtime.db
-    received = DossierReceived(
-        unit_code=UNIT,
-        unit_path=PATH,
-        payload=DossierReceivedPayload(
-            dossier_id=f"d-{uuid.uuid4().hex}",
-            dossier_code=_code(),
-            procedure_code="1.001193",
-            procedure_name="Đăng ký khai sinh",
-            office_id=OFFICE,
-            channel="counter",
-            applicant=ApplicantContact(name="Nguyễn Văn An"),
-            received_at=datetime.now(UTC),
-        ),
-    )
+    received = _received(f"d-{uuid.uuid4().hex}", _code(), "counter", "Nguyễn Văn An")
     await db.command("profile", 2)
     try:
         assert await env.app.state.postal.on_dossier_received(received) == "unknown"
@@ -729,20 +723,7 @@ async def test_a_postal_agent_receives_at_the_counter_under_supervision(env: Env
 
     # intake receives it as a "counter" dossier: postal links the code to the counter reception
     code = _code()
-    linked = DossierReceived(
-        unit_code=UNIT,
-        unit_path=PATH,
-        payload=DossierReceivedPayload(
-            dossier_id=reception["dossier_id"],
-            dossier_code=code,
-            procedure_code="1.001193",
-            procedure_name="Đăng ký khai sinh",
-            office_id=OFFICE,
-            channel="counter",
-            applicant=ApplicantContact(name="Phạm Thị Cúc"),
-            received_at=datetime.now(UTC),
-        ),
-    )
+    linked = _received(reception["dossier_id"], code, "counter", "Phạm Thị Cúc")
     assert await env.app.state.postal.on_dossier_received(linked) == "linked"
     stored = await env.client.get(f"/counter-receptions/{reception['id']}", headers=OFFICER)
     assert stored.status_code == 200 and stored.json()["dossier_code"] == code
