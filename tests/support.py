@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import subprocess
 import sys
 import time
@@ -22,6 +24,17 @@ from services.launcher.servers import Endpoints
 TEST_AUTH_SECRET = "test-secret-not-for-production-0123456789"
 
 S = TypeVar("S", bound=KitSettings)
+
+
+_dossier_sequence = itertools.count(random.Random().randrange(1, 5000))
+
+
+def dossier_code(unit: str = "000.00.30.H01", day: str = "260302") -> str:
+    """A dossier code no other test of this session uses (`<unit>-<yymmdd>-<4-digit sequence>`).
+
+    One counter for the whole session: random 4-digit sequences collide about once in a
+    hundred runs of a module that makes a dozen codes, and a test then finds another's rows."""
+    return f"{unit}-{day}-{next(_dossier_sequence) % 10_000:04d}"
 
 
 def settings_for(servers: Endpoints, cls: type[S], **overrides: Any) -> S:

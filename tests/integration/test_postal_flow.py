@@ -32,7 +32,7 @@ from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints
 from services.postal.app import PostalSettings, create_app
 from services.postal.model.signatures import sign_body
-from tests.support import auth, running_app, settings_for, simulator_process
+from tests.support import auth, dossier_code, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
 
@@ -295,7 +295,7 @@ def _received(dossier_id: str, code: str, channel: str, name: str, at: Any = Non
 
 
 def _code() -> str:
-    return f"000.00.30.H01-260302-{uuid.uuid4().int % 10000:04d}"
+    return dossier_code("000.00.30.H01")
 
 
 async def _sim(env: Env, method: str, path: str, **kwargs: Any) -> Any:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
 import json
-import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from services.contracts.streams import DOCUMENT
 from services.kit.auth import Role
 from services.launcher.servers import Endpoints
 from services.scan.app import ScanSettings, create_app
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, dossier_code, running_app, settings_for
 from tests.unit.scan import scan_samples as samples
 
 UNIT, PROVINCE = "91001", "91"
@@ -39,11 +37,8 @@ PROVINCE_ADMIN = auth(Role.PROVINCE_ADMIN, unit_code=PROVINCE, subject="admin-1"
 CASHIER = auth(Role.CASHIER, unit_code=UNIT)
 RETAIN_NOTHING = "TEST.RET"  # a procedure whose retention period is zero days in these settings
 
-_sequence = itertools.count(random.Random().randrange(1000, 8000))
-
-
 def new_code() -> str:
-    return f"000.00.12.H01-260302-{next(_sequence):04d}"
+    return dossier_code("000.00.12.H01")
 
 
 @dataclass

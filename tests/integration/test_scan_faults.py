@@ -22,7 +22,7 @@ from services.launcher.ports import free_port
 from services.launcher.processes import ManagedProcess
 from services.launcher.servers import Endpoints, s3_process
 from services.scan.app import ScanSettings, create_app
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, dossier_code, running_app, settings_for
 from tests.unit.scan import scan_samples as samples
 
 UNIT_PATH = ["91001", "91"]
@@ -70,7 +70,7 @@ async def test_unknown_dossiers_and_an_s3_outage(servers: Endpoints, own_s3: Own
     settings = settings_for(servers, ScanSettings, s3_endpoint=own_s3.endpoint, s3_access_key=own_s3.access_key,
                             s3_secret_key=own_s3.secret_key, scan_require_known_dossier=True,
                             scan_retention_interval_s=0)
-    code = f"000.00.12.H01-260302-{uuid.uuid4().int % 10000:04d}"
+    code = dossier_code("000.00.12.H01")
     async with running_app(create_app(settings)) as client:
         unknown = await _upload(client, code)
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_dossier"

@@ -19,7 +19,7 @@ from PIL import Image
 
 from services.kit.auth import Role
 from tests.security.apps import Running
-from tests.support import auth
+from tests.support import auth, dossier_code
 from tests.unit.scan import scan_samples
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ FORM = {"unit_path": "30307,91", "owner_id": "089203004567"}
 
 
 def _code() -> str:
-    return f"000.01.30.H01-261124-{uuid.uuid4().int % 10_000:04d}"
+    return dossier_code("000.01.30.H01", "261124")
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
