@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from services.contracts.events import Event
 from services.intake.model.dossier import DossierCodeTaken
 from services.intake.registry import REGISTRY_COLLECTION, registry_entry
-from services.kit.idempotency import mark_processed
+from services.kit.idempotency import AlreadyProcessed, claim_event
 from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 
@@ -32,10 +32,6 @@ def _code_taken(exc: DuplicateKeyError, dossier: Document) -> DossierCodeTaken |
     if "code" in pattern and dossier.get("code"):
         return DossierCodeTaken(dossier["code"])
     return exc
-
-
-class _AlreadyProcessed(Exception):
-    """Raised inside a consumer transaction to roll it back when the event was seen before."""
 
 
 class _Concurrent(Exception):
@@ -170,8 +166,7 @@ class DossierRepository:
         transaction. Returns "applied", "unchanged", "unknown_dossier" or "duplicate"."""
 
         async def work(session: AsyncClientSession) -> str:
-            if not await mark_processed(self.db, consumer, event_id, session=session):
-                raise _AlreadyProcessed
+            await claim_event(self.db, consumer, event_id, session=session)
             doc = await self.dossiers.find_one(query, session=session)
             if doc is None:
                 return "unknown_dossier"
@@ -193,7 +188,7 @@ class DossierRepository:
         for _ in range(5):
             try:
                 return await in_transaction(self.client, work)
-            except _AlreadyProcessed:
+            except AlreadyProcessed:
                 return "duplicate"
             except _Concurrent:
                 continue

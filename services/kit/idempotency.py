@@ -1,7 +1,12 @@
 """Idempotent consumers: each (consumer, event_id) is processed once.
 
 The marker lives in the consuming service's `processed_events` collection under a unique
-`_id`; write it in the same transaction as the consumer's own state change.
+`_id`; write it in the same transaction as the consumer's own state change. Two ways:
+
+- `claim_event`: the marker is the transaction's first write and a duplicate raises
+  `AlreadyProcessed` — one command per event, for consumers on the reception's hot path;
+- `mark_processed`: looks first, so the caller's transaction can go on after a duplicate
+  (to answer with what it reads) — two commands per event.
 """
 
 from __future__ import annotations
@@ -15,6 +20,27 @@ from pymongo.errors import DuplicateKeyError
 from services.kit.mongo import Document
 
 PROCESSED_COLLECTION = "processed_events"
+
+
+class AlreadyProcessed(Exception):
+    """The event was processed before (a redelivery); the transaction that found it is over."""
+
+
+async def claim_event(
+    db: AsyncDatabase[Document], consumer: str, event_id: str, *, session: AsyncClientSession
+) -> None:
+    """Mark the event processed as the first write of the caller's transaction.
+
+    No look first: a redelivery is rare, and the lookup cost a command on every event. The
+    duplicate key aborts the transaction on the server, so this raises `AlreadyProcessed`
+    for the caller to catch outside `in_transaction`. A concurrent twin surfaces as a
+    transient write conflict; the retry then meets the duplicate key.
+    """
+    try:
+        marker = {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}
+        await db[PROCESSED_COLLECTION].insert_one(marker, session=session)
+    except DuplicateKeyError as exc:
+        raise AlreadyProcessed(f"{consumer}:{event_id}") from exc
 
 
 async def mark_processed(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from services.contracts.events import Event
-from services.kit.idempotency import mark_processed
+from services.kit.idempotency import AlreadyProcessed, claim_event
 from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 from services.payments.model.intent import PaymentIntent
@@ -29,10 +29,6 @@ log = logging.getLogger("motcua.payments.repository")
 
 class StaleWrite(Exception):
     """Someone else changed the intent between our read and our write: read again."""
-
-
-class _AlreadyProcessed(Exception):
-    """The consumed event was handled before: abort the transaction."""
 
 
 @dataclass
@@ -97,20 +93,19 @@ class PaymentsRepository:
         self, intent: PaymentIntent, events: list[Event], *, processed: tuple[str, str] | None = None
     ) -> bool:
         """Insert a new intent and its events; with `processed=(consumer, event_id)` the consumed
-        event is marked in the same transaction. False when that event was already processed
-        (the marker is looked up inside the transaction only: a redelivery is rare)."""
+        event is marked in the same transaction, as its first write. False when that event was
+        already processed."""
 
         async def work(session: AsyncClientSession) -> bool:
-            # A duplicate key inside a transaction aborts it on the server: never continue after one.
-            if processed and not await mark_processed(self.db, processed[0], processed[1], session=session):
-                raise _AlreadyProcessed
+            if processed:
+                await claim_event(self.db, processed[0], processed[1], session=session)
             await self.intents.insert_one(to_doc(intent), session=session)
             await add_to_outbox(self.db, events, session=session)
             return True
 
         try:
             return await in_transaction(self.client, work)
-        except _AlreadyProcessed:
+        except AlreadyProcessed:
             return False
         except DuplicateKeyError:
             if processed:  # a concurrent redelivery won the race
@@ -128,6 +123,16 @@ class PaymentsRepository:
     async def get_by_receipt(self, code: str) -> PaymentIntent | None:
         doc = await self.intents.find_one({"receipt.code": code})
         return from_doc(doc) if doc else None
+
+    async def has_intent(self, dossier_id: str, statuses: Collection[str]) -> bool:
+        """Whether the dossier has an intent in one of `statuses`.
+
+        Reads by `dossier_id` alone (indexed) and checks the status here: with `status: {$in}`
+        beside it, the embedded server scanned every intent, once per received dossier."""
+        async for doc in self.intents.find({"dossier_id": dossier_id}, {"status": 1}):
+            if doc.get("status") in statuses:
+                return True
+        return False
 
     async def find_intents(self, query: dict[str, Any], *, limit: int = 100, skip: int = 0) -> list[PaymentIntent]:
         cursor = self.intents.find(query).sort("created_at", DESCENDING).skip(skip).limit(limit)

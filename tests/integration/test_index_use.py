@@ -164,6 +164,16 @@ async def test_notify_and_payments_polls_use_indexes(recorded: Any) -> None:
     await _assert_indexed(db, recorder, lambda: dossiers.candidates(NOW))
     await _assert_indexed(db, recorder, lambda: payments.due_for_sweep(NOW, NOW - timedelta(minutes=15)))
     await _assert_indexed(db, recorder, lambda: payments.get_by_receipt("BL-30307-2026-000001"))
+    # payments, on every received dossier with fees: does it have a live intent already?
+    await db["intents"].insert_many(
+        [
+            {"_id": "i1", "ref": "MC1", "dossier_id": "d1", "status": "expired"},
+            {"_id": "i2", "ref": "MC2", "dossier_id": "d2", "status": "pending"},
+        ]
+    )
+    assert not await payments.has_intent("d1", {"pending", "paid"})
+    assert await payments.has_intent("d2", {"pending", "paid"})
+    await _assert_indexed(db, recorder, lambda: payments.has_intent("d1", {"pending", "paid"}))
 
 
 async def test_postal_sweeps_use_indexes_and_pick_what_is_owed(recorded: Any) -> None:

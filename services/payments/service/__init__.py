@@ -62,8 +62,8 @@ class PaymentsService(CallbackUseCases, ReconciliationUseCases):
         items = [Item(kind=f.kind, name=f.name, amount=f.amount) for f in p.fees_due if f.amount > 0]
         if not items:
             return None
-        live = [PaymentStatus.PENDING.value, *(st.value for st in SETTLED)]
-        if await self.repo.find_intents({"dossier_id": p.dossier_id, "status": {"$in": live}}, limit=1):
+        live = {PaymentStatus.PENDING.value, *(st.value for st in SETTLED)}
+        if await self.repo.has_intent(p.dossier_id, live):
             log.warning("dossier %s already has a payment; event %s ignored", p.dossier_code, event.event_id)
             return None
         intent = PaymentIntent.open(
