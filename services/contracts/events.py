@@ -60,6 +60,7 @@ class DossierReceivedPayload(BaseModel):
     procedure_name: str
     office_id: str
     channel: str = Field(description="counter | online | postal")
+    return_channel: str = Field(default="counter", description="counter | postal: where the result goes")
     applicant: ApplicantContact
     fees_due: list[FeeDue] = Field(default_factory=list)
     received_at: datetime

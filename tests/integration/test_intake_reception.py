@@ -125,6 +125,10 @@ async def test_receive_at_counter_stores_dossier_and_publishes_event(
     assert headers.get("Nats-Msg-Id") == event["event_id"] and "traceparent" in headers
     assert event["unit_path"] == ["30307", "91"] and event["payload"]["applicant"]["phone"] == "0912345678"
     assert event["payload"]["due_at"] and event["payload"]["lookup_url"].endswith(body["code"])
+    # what notify keeps for reminders comes with the reception itself (one working day before due)
+    remind_at = datetime.fromisoformat(event["payload"]["remind_at"]).astimezone(VN)
+    assert remind_at == datetime(2026, 1, 12, 17, 0, tzinfo=VN)
+    assert event["payload"]["return_channel"] == "counter"
 
 
 async def test_no_appointment_day_due_in_two_working_hours_without_slip(

@@ -407,6 +407,45 @@ async def test_a_status_change_with_the_same_due_moment_is_projected_without_a_r
     assert (await view())["late_since"] is None  # a new due moment: no longer late
 
 
+async def test_a_reception_and_its_status_change_are_projected_with_one_write(env: Env) -> None:
+    """Intake writes `dossier.received` and a status change into `received` together; the
+    received event carries the reminder moment and return channel, so the status change writes
+    nothing (it was one more update per reception)."""
+    db, service = env.app.state.runtime.db, env.app.state.notify.service
+    code = new_code()
+    reception = received(code, applicant())
+    remind_at = (START + timedelta(days=1)).astimezone(UTC)
+    reception.payload.return_channel, reception.payload.remind_at = "postal", remind_at
+    dossier_id = reception.payload.dossier_id
+    companion_ref = {**ref(code, applicant(), status="received"), "dossier_id": dossier_id}
+    companion = DossierStatusChanged(
+        unit_code=UNIT,
+        unit_path=PATH,
+        occurred_at=reception.occurred_at + timedelta(milliseconds=2),
+        payload=DossierStatusChangedPayload(**companion_ref, return_channel="postal", remind_at=remind_at),
+    )
+
+    async def writes_for(event: DossierReceived | DossierStatusChanged) -> list[str]:
+        await db.command("profile", 2)
+        try:
+            await service.handle(event.subject, event.model_dump(mode="json"), None)
+        finally:
+            await db.command("profile", 0)
+        ops = [
+            p["op"]
+            async for p in db["system.profile"].find({"ns": f"{db.name}.dossiers"})
+            if dossier_id in str(p.get("command"))
+        ]
+        await db["system.profile"].drop()
+        return ops
+
+    assert await writes_for(reception) == ["update"]
+    assert await writes_for(companion) == []  # was ['update']
+    view = await db.dossiers.find_one({"_id": dossier_id}) or {}
+    assert view["status"] == "received" and view["return_channel"] == "postal"
+    assert view["remind_at"] == remind_at and view["remind_at_estimated"] is False
+
+
 async def _has(view: Callable[[], Awaitable[Document]], field: str, value: Any) -> bool:
     return (await view()).get(field) == value
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
-from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload, Event, FeeDue
+from services.contracts.events import DossierReceived, DossierReceivedPayload, Event, FeeDue
 from services.intake.events_out import ref_fields, status_changed
 from services.intake.model.catalogue import Procedure
 from services.intake.model.dossier import (
@@ -283,7 +284,8 @@ async def _store(svc: IntakeContext, dossier: Dossier, office: Office, existing_
     """Insert the dossier (or replace the online one at `existing_version`) with its events."""
     events: list[Event] = []
     if dossier.status is DossierStatus.RECEIVED and dossier.code:
-        events = [received_event(svc, dossier), status_changed_event(svc, dossier, office)]
+        ref = ref_fields(dossier, svc.reference.calendar(office), svc.lookup_url(dossier.code))
+        events = [received_event(svc, dossier, ref), status_changed(dossier, dossier.history[-1], ref)]
     if existing_version is None:
         await svc.dossiers.insert_with_events(dossier.to_document(), events)
     elif not await svc.dossiers.replace_with_events(dossier.to_document(), existing_version, events):
@@ -293,12 +295,9 @@ async def _store(svc: IntakeContext, dossier: Dossier, office: Office, existing_
 # ---- the events a reception writes --------------------------------------------------------
 
 
-def status_changed_event(svc: IntakeContext, dossier: Dossier, office: Office) -> Event:
-    ref = ref_fields(dossier, svc.reference.calendar(office), svc.lookup_url(dossier.code or ""))
-    return status_changed(dossier, dossier.history[-1], ref)
-
-
-def received_event(svc: IntakeContext, dossier: Dossier) -> DossierReceived:
+def received_event(svc: IntakeContext, dossier: Dossier, ref: dict[str, Any]) -> DossierReceived:
+    """The reception itself; it carries everything of `ref` (the status change's `DossierRef`
+    written beside it) that a consumer keeps, so notify need not project both."""
     assert dossier.code and dossier.received_at
     return DossierReceived(
         unit_code=dossier.unit_code,
@@ -310,15 +309,15 @@ def received_event(svc: IntakeContext, dossier: Dossier) -> DossierReceived:
             procedure_name=dossier.procedure_name,
             office_id=dossier.office_id,
             channel=dossier.channel.value,
-            applicant=ApplicantContact(
-                name=dossier.applicant.name, email=dossier.applicant.email, phone=dossier.applicant.phone
-            ),
+            return_channel=ref["return_channel"],
+            applicant=ref["applicant"],
             fees_due=[FeeDue.model_validate(f) for f in dossier.fees_due],
             received_at=dossier.received_at,
             due_at=dossier.due_at,
+            remind_at=ref["remind_at"],
             no_writing=dossier.no_writing is not None,
             no_appointment=dossier.no_appointment,
-            lookup_url=svc.lookup_url(dossier.code),
+            lookup_url=ref["lookup_url"],
             field_code=dossier.field_code,
             component_ids=_component_ids(svc, dossier.procedure_code),
         ),

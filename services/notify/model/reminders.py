@@ -15,7 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.contracts.events import DossierLateApology, DossierReceived, DossierResultReady, Event
+from services.contracts.events import (
+    DossierLateApology,
+    DossierReceived,
+    DossierResultReady,
+    DossierStatusChanged,
+    Event,
+)
 from services.notify.model.common import VN_TZ, vn_day
 from services.notify.model.routing import STATUS_LABELS_VI
 
@@ -61,6 +67,17 @@ def estimate_remind_at(due_at: datetime) -> datetime:
     while local.weekday() >= 5:  # Saturday, Sunday
         local -= timedelta(days=1)
     return local
+
+
+def repeats_reception(event: Event) -> bool:
+    """A status change into `received` is written with the reception's `DossierReceived`, which
+    carries the same view (due and reminder moments, return channel): projecting both would
+    write the same view twice, once per reception."""
+    return (
+        isinstance(event, DossierStatusChanged)
+        and event.payload.status == "received"
+        and event.payload.from_status in (None, "registered")
+    )
 
 
 def project(current: DossierView | None, event: Event, trace_id: str | None = None) -> DossierView | None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from services.contracts.events import DossierReceived, Event
 from services.contracts.payments import PaymentPaid
-from services.notify.model.reminders import project
+from services.notify.model.reminders import project, repeats_reception
 from services.notify.model.routing import (
     DOSSIER_EVENTS,
     LooseEvent,
@@ -122,9 +122,9 @@ class NotifyService:
             # dossier's first event (save() refuses it if a later one got there first), and a
             # later event with the same due moment only keeps the stored lateness and trace.
             # Otherwise (another due moment, no view yet, an older event): read and merge.
-            alone = project(None, event, trace_id)
+            alone = None if repeats_reception(event) else project(None, event, trace_id)
             if alone is None:
-                pass
+                pass  # nothing to project
             elif isinstance(event, DossierReceived):
                 await self.dossiers.save(alone)
             elif not await self.dossiers.save_over_same_due(

@@ -21,6 +21,7 @@ from services.notify.model.reminders import (
     project,
     reminder_kind,
     reminder_row,
+    repeats_reception,
 )
 
 DUE = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)  # Thursday 17:00 in Vietnam
@@ -117,6 +118,31 @@ def test_without_remind_at_the_previous_weekday_is_estimated() -> None:
     )
     view = project(None, received)
     assert view is not None and view.status == "received" and view.remind_at_estimated
+
+
+def test_a_reception_is_projected_once_from_its_received_event() -> None:
+    """The status change into `received` written beside a reception adds nothing to the view
+    the received event gives: intake's reminder moment and the return channel come with both."""
+    t = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+    received = DossierReceived(
+        unit_code="30307",
+        occurred_at=t,
+        payload=DossierReceivedPayload(
+            dossier_id="d1", dossier_code="C-1", procedure_code="p", procedure_name="P", office_id="o1",
+            channel="counter", return_channel="postal", applicant=A, received_at=t, due_at=DUE, remind_at=REMIND,
+        ),
+    )
+    companion = changed("received", t + timedelta(milliseconds=1), return_channel="postal")
+    from_reception, from_companion = project(None, received), project(None, companion)
+    assert from_reception is not None and from_companion is not None
+    same = {"status", "due_at", "remind_at", "remind_at_estimated", "return_channel", "office_id", "unit_code"}
+    assert from_reception.model_dump(include=same) == from_companion.model_dump(include=same)
+    assert not from_reception.remind_at_estimated and from_reception.return_channel == "postal"
+    assert repeats_reception(companion)
+    assert repeats_reception(changed("received", t, from_status="registered"))  # an online dossier received
+    assert not repeats_reception(received)
+    assert not repeats_reception(changed("processing", t, from_status="received"))
+    assert not repeats_reception(changed("received", t, from_status="supplement_requested"))
 
 
 def test_digest_lists_due_soon_and_late_in_due_order() -> None:
