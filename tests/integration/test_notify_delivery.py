@@ -362,6 +362,28 @@ async def test_the_applicants_consent_is_read_once_per_event_for_all_their_addre
     assert email in str(reads[0]) and as_provider(phone) in str(reads[0])
 
 
+async def test_an_events_deliveries_are_written_in_one_insert_each_already_claimed(env: Env) -> None:
+    """E-mail and Zalo for one reception: one insert command for both records (it was one
+    each), both written `sending`, each sent once."""
+    db = env.app.state.runtime.db
+    email, phone, code = new_email("mot-lenh"), new_phone(), new_code()
+    await db.command("profile", 2)
+    try:
+        await env.publish(received(code, applicant(email, phone)))
+        docs = await env.settled(2, dossier_code=code)
+    finally:
+        await db.command("profile", 0)
+    inserts = [
+        p["command"]
+        async for p in db["system.profile"].find({"ns": f"{db.name}.deliveries", "op": "insert"})
+        if code in str(p.get("command"))
+    ]
+    assert len(inserts) == 1 and len(inserts[0]["documents"]) == 2, inserts
+    assert {d["status"] for d in inserts[0]["documents"]} == {"sending"}
+    assert {d["channel"]: d["attempts"] for d in docs} == {"email": 1, "zalo": 1}
+    assert len(await env.mails(email)) == 1 and len(await env.sim_messages(to=as_provider(phone))) == 1
+
+
 async def test_a_status_change_with_the_same_due_moment_is_projected_without_a_read(env: Env) -> None:
     """The projection reads the stored view only when it has something to take from it: a
     step with the same due moment keeps the stored lateness in one update; a new due moment
@@ -746,3 +768,17 @@ async def test_the_unused_next_attempt_index_of_earlier_versions_is_dropped(db: 
     indexes = await db["deliveries"].index_information()
     assert "next_attempt_at_1" not in indexes
     assert "status_1_next_attempt_at_1" in indexes
+
+
+async def test_a_partly_redelivered_batch_inserts_the_new_records_and_returns_the_stored_ones(
+    db: AsyncDatabase[Document],
+) -> None:
+    repository = DeliveryRepository(db)
+    await repository.ensure_indexes()
+    stored = {"_id": "d-email", "key": "ev:email:a@x.vn", "status": "sent"}
+    await db["deliveries"].insert_one(stored)
+    again = {"_id": "d-email", "key": "ev:email:a@x.vn", "status": "sending"}
+    new = {"_id": "d-zalo", "key": "ev:zalo:8491", "status": "sending"}
+    assert await repository.insert_many([again, new]) == {"ev:email:a@x.vn": stored}
+    assert await db["deliveries"].find_one({"_id": "d-zalo"}) == new
+    assert await repository.insert_many([]) == {}

@@ -14,12 +14,13 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.kit.mongo import Document, find_union
 from services.notify.model.common import RETRYABLE_STATUSES
 
 HISTORY_MAX = 30
+DUPLICATE_KEY = 11000
 
 
 class DeliveryRepository:
@@ -46,6 +47,26 @@ class DeliveryRepository:
             return None
         except DuplicateKeyError:
             return await self.deliveries.find_one({"key": record["key"]})
+
+    async def insert_many(self, records: list[Document]) -> dict[str, Document]:
+        """Insert new records in one command; returns the stored record of every key that was
+        taken already (a redelivered event), by key."""
+        if not records:
+            return {}
+        try:
+            await self.deliveries.insert_many(records, ordered=False)
+            return {}
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            taken = [records[e["index"]]["key"] for e in errors]
+        existing = {}
+        for key in taken:  # rare: one read each
+            doc = await self.deliveries.find_one({"key": key})
+            if doc is not None:
+                existing[key] = doc
+        return existing
 
     async def get(self, delivery_id: str) -> Document | None:
         return await self.deliveries.find_one({"_id": delivery_id})

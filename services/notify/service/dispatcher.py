@@ -109,6 +109,7 @@ class Dispatcher:
         }
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._gathering = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -127,37 +128,56 @@ class Dispatcher:
 
         Once the records are written the caller may go on (the bus message is acked): the
         attempts run in the background, so a slow provider never holds back the consumer,
-        and whatever they leave unfinished the retry scheduler finds in MongoDB. A record that
-        can be sent at once is written already claimed, once a sending slot is free: its lease
-        starts when its attempt does.
+        and whatever they leave unfinished the retry scheduler finds in MongoDB. An event's
+        records are written in one command; one that can be sent at once is written already
+        claimed, once a sending slot is free for it: its lease starts when its attempt does.
         """
-        due: list[Document] = []
-        for record in records:
+        now = self.clock()
+        plans = [(record, await self._decide(record, now) if self._is_due(record, now) else None) for record in records]
+        step = max(1, self.config.concurrency)  # never wait for more slots than there are
+        for first in range(0, len(plans), step):
+            await self._write_and_start(plans[first : first + step])
+        return [r["_id"] for r in records]
+
+    async def _write_and_start(self, plans: list[tuple[Document, _Decision | None]]) -> None:
+        sending = {i for i, (_, decision) in enumerate(plans) if decision is not None and decision.provider}
+        held = 0
+        try:
+            # One submitter gathers its slots at a time: two events each holding some slots
+            # and waiting for the other's would wait for ever.
+            async with self._gathering:
+                for _ in sending:
+                    await self._slots.acquire()
+                    held += 1
             now = self.clock()
-            decision = await self._decide(record, now) if self._is_due(record, now) else None
-            if decision is None or decision.provider is None:
-                existing = await self.deliveries.insert(record)
-                if existing is None and decision is not None:
-                    self._in_background(self._logged(self._settle(record, decision)), "notify-settle")
-                elif existing is not None and self._is_due(existing, now):
-                    due.append(existing)
-                continue
-            await self._slots.acquire()
-            try:
-                claimed, lease_until = self._claimed(record, decision.provider, self.clock())
-                existing = await self.deliveries.insert(claimed)
-            except BaseException:
+            written: list[Document] = []
+            leases: dict[int, datetime] = {}
+            for i, (record, decision) in enumerate(plans):
+                if i in sending and decision is not None and decision.provider is not None:
+                    claimed, leases[i] = self._claimed(record, decision.provider, now)
+                    written.append(claimed)
+                else:
+                    written.append(record)
+            existing = await self.deliveries.insert_many(written)
+        except BaseException:
+            for _ in range(held):
                 self._slots.release()
-                raise
-            if existing is None:
-                self._in_background(self._send_claimed(claimed, decision.provider, lease_until), "notify-send")
+            raise
+        due: list[Document] = []
+        for i, (doc, (_, decision)) in enumerate(zip(written, plans, strict=True)):
+            before = existing.get(doc["key"])
+            if before is None:
+                if i in leases and decision is not None and decision.provider is not None:
+                    self._in_background(self._send_claimed(doc, decision.provider, leases[i]), "notify-send")
+                elif decision is not None:
+                    self._in_background(self._logged(self._settle(doc, decision)), "notify-settle")
                 continue
-            self._slots.release()  # written before (a redelivered event): the normal path
-            if self._is_due(existing, now):
-                due.append(existing)
+            if i in leases:
+                self._slots.release()  # written before (a redelivered event): the normal path
+            if self._is_due(before, now):
+                due.append(before)
         if due:
             self._in_background(self._logged(self._attempt_all(due)), "notify-attempts")
-        return [r["_id"] for r in records]
 
     def _in_background(self, job: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(job, name=name)
