@@ -45,7 +45,7 @@ from services.kit.ratelimit import TokenBucket
 from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints, smtp_process
 from services.notify.app import NotifySettings, create_app
-from services.notify.model.common import VN_TZ
+from services.notify.model.common import VN_TZ, delivery_id
 from services.notify.repository.deliveries import DeliveryRepository
 from tests.support import auth, running_app, settings_for, simulator_process
 
@@ -759,15 +759,20 @@ async def test_deliveries_are_visible_only_in_the_callers_unit_and_callbacks_mus
     assert retry.status_code == 409 and retry.json()["error"]["code"] == "delivery_not_retryable"
 
 
-async def test_the_unused_next_attempt_index_of_earlier_versions_is_dropped(db: AsyncDatabase[Document]) -> None:
-    """Every write paid for it; the retry scheduler reads by (status, next_attempt_at)."""
-    await db["deliveries"].create_index("next_attempt_at", sparse=True)  # as earlier versions left it
+async def test_the_unused_indexes_of_earlier_versions_are_dropped(db: AsyncDatabase[Document]) -> None:
+    """Every write paid for them: the retry scheduler reads by (status, next_attempt_at), and
+    the `_id`, a hash of the key, already keeps one record per key."""
+    await db["deliveries"].create_index("next_attempt_at", sparse=True)  # as earlier versions left them
+    await db["deliveries"].create_index("key", unique=True)
     repository = DeliveryRepository(db)
     await repository.ensure_indexes()
     await repository.ensure_indexes()  # a restart: nothing left to drop, no error
     indexes = await db["deliveries"].index_information()
-    assert "next_attempt_at_1" not in indexes
+    assert "next_attempt_at_1" not in indexes and "key_1" not in indexes
     assert "status_1_next_attempt_at_1" in indexes
+    record = {"_id": delivery_id("ev:email:a@x.vn"), "key": "ev:email:a@x.vn", "status": "sent"}
+    assert await repository.insert(record) is None
+    assert await repository.insert({**record, "status": "sending"}) == record  # one record per key
 
 
 async def test_a_partly_redelivered_batch_inserts_the_new_records_and_returns_the_stored_ones(

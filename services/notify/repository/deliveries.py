@@ -1,4 +1,4 @@
-"""Delivery records: one per event × channel × recipient (unique `key`).
+"""Delivery records: one per event × channel × recipient (`key`; the `_id` is derived from it).
 
 A record is written before anything is sent and carries the rendered message, so sending is
 restartable: the retry scheduler reads due records (`next_attempt_at` reached) and sends
@@ -28,16 +28,17 @@ class DeliveryRepository:
         self.deliveries = db["deliveries"]
 
     async def ensure_indexes(self) -> None:
-        await self.deliveries.create_index("key", unique=True)
         await self.deliveries.create_index("dossier_code")
         await self.deliveries.create_index("event_id")
         await self.deliveries.create_index("unit_path")
         await self.deliveries.create_index([("created_at", DESCENDING)])
         await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         # Earlier versions also kept `next_attempt_at` alone; no query uses it (`due` reads by
-        # status first) and every write paid for it.
-        with contextlib.suppress(OperationFailure):
-            await self.deliveries.drop_index("next_attempt_at_1")
+        # status first) and every write paid for it. The same for a unique index on `key`:
+        # the `_id` is a hash of the key (`model.common.delivery_id`), already unique.
+        for unused in ("next_attempt_at_1", "key_1"):
+            with contextlib.suppress(OperationFailure):
+                await self.deliveries.drop_index(unused)
         await self.deliveries.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)], sparse=True)
 
     async def insert(self, record: Document) -> Document | None:
@@ -46,7 +47,7 @@ class DeliveryRepository:
             await self.deliveries.insert_one(record)
             return None
         except DuplicateKeyError:
-            return await self.deliveries.find_one({"key": record["key"]})
+            return await self.deliveries.find_one({"_id": record["_id"]})
 
     async def insert_many(self, records: list[Document]) -> dict[str, Document]:
         """Insert new records in one command; returns the stored record of every key that was
@@ -60,12 +61,12 @@ class DeliveryRepository:
             errors = exc.details.get("writeErrors") or []
             if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            taken = [records[e["index"]]["key"] for e in errors]
+            taken = [records[e["index"]] for e in errors]
         existing = {}
-        for key in taken:  # rare: one read each
-            doc = await self.deliveries.find_one({"key": key})
+        for record in taken:  # rare: one read each
+            doc = await self.deliveries.find_one({"_id": record["_id"]})
             if doc is not None:
-                existing[key] = doc
+                existing[record["key"]] = doc
         return existing
 
     async def get(self, delivery_id: str) -> Document | None:
