@@ -70,6 +70,10 @@ class DossierReceivedPayload(BaseModel):
     )
     no_writing: bool = False
     no_appointment: bool = False
+    postal_reception_id: str | None = Field(
+        default=None,
+        description="Set when postal staff received the dossier (postal's pickup or agent's counter reception id)",
+    )
     lookup_url: str | None = None
     field_code: str | None = None
     component_ids: list[str] = Field(

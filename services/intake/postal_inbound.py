@@ -63,6 +63,7 @@ async def receive_from_postal(service: IntakeService, body: dict[str, Any]) -> D
             dossier_id=payload.dossier_id,
             received_at=payload.received_at,
             actor=actor,
+            postal_reception_id=payload.reception_id,
         )
     except DuplicateKeyError:
         return None  # a concurrent twin of this event created it first

@@ -27,6 +27,7 @@ OFFICER = auth(Role.RECEPTION_OFFICER, unit_code=UNIT, subject="mc-03", name="L�
 SPECIALIST = auth(Role.SPECIALIST, unit_code=UNIT, subject="cv-11", name="Trần Văn Bình")
 LEADER = auth(Role.SIGNING_LEADER, unit_code=UNIT, subject="ld-02", name="Phạm Minh Châu")
 UNIT_ADMIN = auth(Role.UNIT_ADMIN, unit_code=UNIT, subject="qt-01", name="Quản trị phường")
+PROVINCE_ADMIN = auth(Role.PROVINCE_ADMIN, unit_code="91", subject="tinh-01", name="Quản trị tỉnh")
 COMPONENTS = ["to_khai", "giay_chung_sinh", "giay_to_tuy_than"]
 
 
@@ -112,13 +113,59 @@ def test_home_pickup_becomes_a_postal_reception_in_intake(stack: Stack) -> None:
         assert d["channel"] == "postal" and d["status"] == "received" and d["code"]
         # submitted from the hand-over signature (MongoDB keeps milliseconds)
         assert abs((datetime.fromisoformat(d["received_at"]) - signed_at).total_seconds()) < 0.001
-        assert d["return_channel"] == "postal"
+        assert d["return_channel"] == "postal" and d["postal_reception_id"] == pickup_id
         assert d["history"][0]["actor"] == "mc-03"
 
     with httpx.Client(base_url=postal, timeout=15) as http:  # postal links the code intake assigned
         linked = _poll(
             lambda: http.get(f"/pickups/{pickup_id}", headers=OFFICER).json(),
             lambda p: p.get("dossier_code") == d["code"],
+        )
+        assert linked.get("dossier_code") == d["code"]
+
+
+def test_a_postal_agents_counter_reception_becomes_a_counter_dossier_linked_back(stack: Stack) -> None:
+    """A postal agent receives at a commune counter, the one-stop officer confirms: intake
+    receives a "counter" dossier that names postal's reception, and postal links its code."""
+    postal, intake = stack.running["postal"].url, stack.running["intake"].url
+    body = _pickup_body(f"cuc.{uuid.uuid4().hex[:6]}@example.vn")
+    request = {
+        "office_id": OFFICE,
+        "counter": "Quầy 4",
+        "unit_path": PATH,
+        "procedure_code": body["procedure_code"],
+        "procedure_name": body["procedure_name"],
+        "applicant": body["applicant"],
+        "components": body["components"],
+        "form_data": body["form_data"],
+        "return_channel": "counter",
+    }
+    with httpx.Client(base_url=postal, timeout=15) as http:
+        approved = http.put(
+            "/approved-procedures/91",
+            headers=PROVINCE_ADMIN,
+            json={"procedures": [{"code": "1.001193", "name": "Đăng ký khai sinh", "level": "commune"}]},
+        )
+        assert approved.status_code == 200, approved.text
+        received = http.post("/counter-receptions", headers=AGENT, json=request)
+        assert received.status_code == 201, received.text
+        reception = received.json()
+        confirmed = http.post(f"/counter-receptions/{reception['id']}/confirm", headers=OFFICER, json={})
+        assert confirmed.status_code == 200, confirmed.text
+
+    with httpx.Client(base_url=intake, timeout=15) as http:
+        dossier = _poll(
+            lambda: http.get(f"/dossiers/{reception['dossier_id']}", headers=OFFICER), lambda r: r.status_code == 200
+        )
+        assert dossier.status_code == 200, "intake received the counter reception"
+        d = dossier.json()
+        assert d["channel"] == "counter" and d["status"] == "received" and d["code"]
+        assert d["postal_reception_id"] == reception["id"]
+
+    with httpx.Client(base_url=postal, timeout=15) as http:  # postal links the code intake assigned
+        linked = _poll(
+            lambda: http.get(f"/counter-receptions/{reception['id']}", headers=OFFICER).json(),
+            lambda r: r.get("dossier_code") == d["code"],
         )
         assert linked.get("dossier_code") == d["code"]
 

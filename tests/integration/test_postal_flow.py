@@ -28,6 +28,7 @@ from services.contracts.events import ApplicantContact, DossierReceived, Dossier
 from services.contracts.events import DossierResultReadyPayload as ReadyPayload
 from services.contracts.streams import DOSSIER, SHIPMENT
 from services.kit.auth import Role
+from services.kit.mongo import Document
 from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints
 from services.postal.app import PostalSettings, create_app
@@ -281,8 +282,10 @@ async def _delivery_for(env: Env, code: str) -> dict[str, Any]:
     return dict(found[0])
 
 
-def _received(dossier_id: str, code: str, channel: str, name: str, at: Any = None) -> DossierReceived:
-    """Intake's dossier.received for a dossier postal knows (a pickup or a counter reception)."""
+def _received(
+    dossier_id: str, code: str, channel: str, name: str, at: Any = None, *, via: str | None = None
+) -> DossierReceived:
+    """Intake's dossier.received; `via`: the postal record it came from (as intake tells it)."""
     return DossierReceived(
         unit_code=UNIT,
         unit_path=PATH,
@@ -290,6 +293,7 @@ def _received(dossier_id: str, code: str, channel: str, name: str, at: Any = Non
             **_ref(dossier_id, code, channel),
             applicant=ApplicantContact(name=name),
             received_at=at or datetime.now(UTC),
+            postal_reception_id=via,
         ),
     )
 
@@ -366,21 +370,29 @@ async def test_pickup_to_handover_publishes_the_reception_for_intake(env: Env, n
     await _until(env, f"/pickups/{one['id']}", lambda p: p["dossier_code"] == code)
 
 
-async def test_a_counter_dossier_postal_never_saw_is_told_apart_without_a_transaction(env: Env) -> None:
-    """Most dossiers never pass through postal staff: no transaction, no marker, no write."""
+async def test_a_dossier_postal_never_saw_is_told_apart_without_a_transaction(env: Env) -> None:
+    """Most dossiers never pass through postal staff: no transaction, no marker, no write; a
+    counter dossier intake says no postal staff received costs no read either."""
     db = env.app.state.runtime.db
-    received = _received(f"d-{uuid.uuid4().hex}", _code(), "counter", "Nguyễn Văn An")
+    plain = _received(f"d-{uuid.uuid4().hex}", _code(), "counter", "Nguyễn Văn An")
+    claimed = _received(f"d-{uuid.uuid4().hex}", _code(), "counter", "Nguyễn Văn An", via=f"r-{uuid.uuid4().hex}")
     await db.command("profile", 2)
     try:
-        assert await env.app.state.postal.on_dossier_received(received) == "unknown"
+        assert await env.app.state.postal.on_dossier_received(plain) == "unknown"
+        assert await env.app.state.postal.on_dossier_received(claimed) == "unknown"  # no such reception here
     finally:
         await db.command("profile", 0)
-    mine = {"command.filter.dossier_id": received.payload.dossier_id}
-    reads = [p async for p in db["system.profile"].find(mine)]
-    # one read: a "counter" dossier can only be a postal agent's counter reception, never a pickup
-    assert len(reads) == 1 and all(p["op"] == "query" and "txnNumber" not in p["command"] for p in reads)
+
+    async def commands_for(event: DossierReceived) -> list[Document]:
+        return [p async for p in db["system.profile"].find() if event.payload.dossier_id in str(p.get("command"))]
+
+    assert await commands_for(plain) == []  # the old code read counter_receptions
+    # one plain read: a "counter" dossier can only be a postal agent's counter reception, never a pickup
+    reads = await commands_for(claimed)
+    assert len(reads) == 1 and reads[0]["op"] == "query" and "txnNumber" not in reads[0]["command"]
     assert reads[0]["ns"] == f"{db.name}.counter_receptions"
-    assert await db["processed_events"].count_documents({"_id": {"$regex": received.event_id}}) == 0
+    for event in (plain, claimed):
+        assert await db["processed_events"].count_documents({"_id": {"$regex": event.event_id}}) == 0
 
 
 async def test_a_record_needs_a_matching_count_and_collected_slips(env: Env) -> None:
@@ -723,7 +735,7 @@ async def test_a_postal_agent_receives_at_the_counter_under_supervision(env: Env
 
     # intake receives it as a "counter" dossier: postal links the code to the counter reception
     code = _code()
-    linked = _received(reception["dossier_id"], code, "counter", "Phạm Thị Cúc")
+    linked = _received(reception["dossier_id"], code, "counter", "Phạm Thị Cúc", via=reception["id"])
     assert await env.app.state.postal.on_dossier_received(linked) == "linked"
     stored = await env.client.get(f"/counter-receptions/{reception['id']}", headers=OFFICER)
     assert stored.status_code == 200 and stored.json()["dossier_code"] == code

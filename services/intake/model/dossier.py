@@ -274,6 +274,9 @@ class Dossier(BaseModel):
     processing_time: dict[str, object] | None = None
     transfer_deadline: datetime | None = None
     received_by: ActorRef | None = None
+    postal_reception_id: str | None = Field(
+        default=None, description="Postal's pickup or agent's counter reception, when postal staff received it"
+    )
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 1
     created_at: datetime

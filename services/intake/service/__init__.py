@@ -107,10 +107,17 @@ class IntakeService:
         dossier_id: str | None = None,
         received_at: datetime | None = None,
         actor: ActorRef | None = None,
+        postal_reception_id: str | None = None,
     ) -> Dossier:
         """Receive at the counter or through the post (`reception.receive`)."""
         return await reception.receive(
-            self, request, officer, dossier_id=dossier_id, received_at=received_at, actor=actor
+            self,
+            request,
+            officer,
+            dossier_id=dossier_id,
+            received_at=received_at,
+            actor=actor,
+            postal_reception_id=postal_reception_id,
         )
 
     async def register_online(self, request: OnlineRegistration) -> Dossier:

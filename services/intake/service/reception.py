@@ -59,11 +59,12 @@ async def receive(
     dossier_id: str | None = None,
     received_at: datetime | None = None,
     actor: ActorRef | None = None,
+    postal_reception_id: str | None = None,
 ) -> Dossier:
     """Receive at the counter (or through the post): decide, number, store, publish.
 
     The postal hand-over passes its own `dossier_id` (idempotent), its signature moment as
-    `received_at`, and the signing officer as `actor`.
+    `received_at`, the signing officer as `actor`, and its own record as `postal_reception_id`.
     """
     ref = svc.reference
     office = ref.office(request.office_id)
@@ -103,6 +104,7 @@ async def receive(
         request.return_channel,
         dossier_id=dossier_id,
     )
+    dossier.postal_reception_id = postal_reception_id
     dossier.handling = competent_body(ref.tree, office, procedure, request.competent_unit_code)
     return await apply_plan(
         svc, dossier, plan, office, procedure, actor, now, request.no_writing, request.refusal_reason
@@ -317,6 +319,7 @@ def received_event(svc: IntakeContext, dossier: Dossier, ref: dict[str, Any]) ->
             remind_at=ref["remind_at"],
             no_writing=dossier.no_writing is not None,
             no_appointment=dossier.no_appointment,
+            postal_reception_id=dossier.postal_reception_id,
             lookup_url=ref["lookup_url"],
             field_code=dossier.field_code,
             component_ids=_component_ids(svc, dossier.procedure_code),

@@ -296,10 +296,11 @@ class PickupUseCases(ServiceBase):
         p = event.payload
         if p.channel not in ("postal", "counter"):
             return "ignored"
+        if p.channel == "counter" and p.postal_reception_id is None:
+            return "unknown"  # most counter dossiers: intake says no postal staff received them
         # A pickup is handed over as a "postal" dossier, a postal agent's counter reception as a
-        # "counter" one (events.py): only that collection can know it. Most counter dossiers
-        # never passed through postal staff: tell that from one plain read, without opening a
-        # transaction (the embedded server serialises transactions).
+        # "counter" one (events.py): only that collection can know it. Tell that from one plain
+        # read, without opening a transaction (the embedded server serialises transactions).
         by_pickup = p.channel == "postal"
         query = {"dossier_id": p.dossier_id}
         seen = await (
