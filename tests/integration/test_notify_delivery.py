@@ -343,15 +343,22 @@ async def test_a_delivery_that_can_go_at_once_is_written_claimed_one_insert_and_
     assert len(await env.mails(email)) == 1
 
 
-async def test_the_applicants_consent_is_read_once_per_event_for_all_their_addresses(env: Env) -> None:
+async def _profiled_reception(env: Env, tag: str) -> tuple[Any, str, str, str, list[dict[str, Any]]]:
+    """A reception for an applicant with an e-mail address and a phone, with notify's database
+    profiled until both deliveries settle: (database, e-mail, phone, code, deliveries)."""
     db = env.app.state.runtime.db
-    email, phone, code = new_email("mot-lan-doc"), new_phone(), new_code()
+    email, phone, code = new_email(tag), new_phone(), new_code()
     await db.command("profile", 2)
     try:
         await env.publish(received(code, applicant(email, phone)))
         docs = await env.settled(2, dossier_code=code)
     finally:
         await db.command("profile", 0)
+    return db, email, phone, code, docs
+
+
+async def test_the_applicants_consent_is_read_once_per_event_for_all_their_addresses(env: Env) -> None:
+    db, email, phone, _, docs = await _profiled_reception(env, "mot-lan-doc")
     assert {d["channel"] for d in docs} == {"email", "zalo"}
     reads = [
         p["command"]
@@ -365,14 +372,7 @@ async def test_the_applicants_consent_is_read_once_per_event_for_all_their_addre
 async def test_an_events_deliveries_are_written_in_one_insert_each_already_claimed(env: Env) -> None:
     """E-mail and Zalo for one reception: one insert command for both records (it was one
     each), both written `sending`, each sent once."""
-    db = env.app.state.runtime.db
-    email, phone, code = new_email("mot-lenh"), new_phone(), new_code()
-    await db.command("profile", 2)
-    try:
-        await env.publish(received(code, applicant(email, phone)))
-        docs = await env.settled(2, dossier_code=code)
-    finally:
-        await db.command("profile", 0)
+    db, email, phone, code, docs = await _profiled_reception(env, "mot-lenh")
     inserts = [
         p["command"]
         async for p in db["system.profile"].find({"ns": f"{db.name}.deliveries", "op": "insert"})
