@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,29 +158,29 @@ class System:
         self.intake = stack.running["intake"].url
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.endpoints.mongo_url, tz_aware=True)
 
-    async def delivered(self, since: datetime) -> dict[str, datetime]:
-        """dossier code → when notify recorded its e-mail delivery, for records created since
-        `since` (a range on an indexed field: the harness's own polling stays cheap)."""
+    async def delivered(self, codes: set[str]) -> dict[str, datetime]:
+        """dossier code → when notify recorded its e-mail delivery, for those of `codes` it has
+        recorded (one predicate on an indexed field, as the embedded server needs)."""
         found: dict[str, datetime] = {}
-        cursor = self.mongo["motcua_notify"]["deliveries"].find(
-            {"created_at": {"$gte": since}}, {"dossier_code": 1, "created_at": 1, "channel": 1}
-        )
-        async for d in cursor:
-            if d.get("channel") == "email" and d.get("dossier_code"):
-                found.setdefault(d["dossier_code"], d["created_at"])
+        pending = sorted(codes)
+        for first in range(0, len(pending), 500):
+            chunk = {"dossier_code": {"$in": pending[first : first + 500]}}
+            fields = {"dossier_code": 1, "created_at": 1, "channel": 1}
+            cursor = self.mongo["motcua_notify"]["deliveries"].find(chunk, fields)
+            async for d in cursor:
+                if d.get("channel") == "email":
+                    found.setdefault(d["dossier_code"], d["created_at"])
         return found
 
     async def wait_delivered(self, codes: set[str], since: datetime, limit_s: float = 120) -> dict[str, datetime]:
-        """Polls the records created since the last poll (minus a margin for late commits)."""
+        """Polls until notify recorded an e-mail delivery for every code (or `limit_s` passed);
+        `since`: when the first of them was sent (records are newer)."""
         deadline = time.monotonic() + limit_s
         found: dict[str, datetime] = {}
-        watermark = since
         while time.monotonic() < deadline:
-            polled_at = datetime.now(UTC)
-            found.update({c: t for c, t in (await self.delivered(watermark)).items() if c in codes})
+            found.update({c: t for c, t in (await self.delivered(codes - set(found))).items() if t >= since})
             if len(found) >= len(codes):
                 break
-            watermark = polled_at - timedelta(seconds=5)
             await asyncio.sleep(0.5)
         return found
 

@@ -176,6 +176,47 @@ async def test_notify_and_payments_polls_use_indexes(recorded: Any) -> None:
     await _assert_indexed(db, recorder, lambda: payments.has_intent("d1", {"pending", "paid"}))
 
 
+async def test_notify_lists_a_units_deliveries_from_one_index_each(recorded: Any) -> None:
+    """The desk's delivery list: by dossier (a digest lists several), by event, or by unit in
+    time order; the unit and exact filters are checked in Python (`{unit_path, dossier_code}`
+    was a collection scan on the embedded server)."""
+    _, db, recorder = recorded
+    deliveries = DeliveryRepository(db)
+    await deliveries.ensure_indexes()
+
+    def row(n: int, unit: str, **extra: Any) -> Document:
+        at = NOW + timedelta(minutes=n)
+        base = {"_id": f"r{n}", "unit_path": [unit, "91"], "created_at": at, "status": "sent", "channel": "email"}
+        return {**base, "event_id": f"e{n}", "dossier_code": f"C{n}", **extra}
+
+    await db["deliveries"].insert_many(
+        [
+            row(1, "30307"),
+            row(2, "30307", dossier_code="C1", status="permanent_failure"),
+            row(3, "30280", dossier_code="C1"),  # another commune's
+            row(4, "30307", dossier_code=None, dossier_codes=["C1", "C9"], event_id="e1"),  # a digest
+            row(5, "30307", channel="sms"),
+        ]
+    )
+
+    async def ids(**kwargs: Any) -> list[str]:
+        return [d["_id"] for d in await deliveries.listing(**kwargs)]
+
+    assert await ids(unit_code="30307", dossier_code="C1") == ["r4", "r2", "r1"]
+    assert await ids(unit_code="91", dossier_code="C1") == ["r4", "r3", "r2", "r1"]  # the province sees both
+    assert await ids(unit_code="30307", dossier_code="C1", filters={"status": "sent"}) == ["r4", "r1"]
+    assert await ids(unit_code="30307", event_id="e1") == ["r4", "r1"]
+    assert await ids(unit_code="30307", dossier_code="C1", event_id="e1") == ["r4", "r1"]
+    assert await ids(unit_code="30307", filters={"channel": "email"}, limit=2) == ["r4", "r2"]
+    assert await ids(unit_code="30280") == ["r3"]
+    for call in (
+        lambda: deliveries.listing("30307", dossier_code="C1", filters={"status": "sent"}),
+        lambda: deliveries.listing("30307", event_id="e1"),
+        lambda: deliveries.listing("30307", filters={"channel": "sms"}),
+    ):
+        await _assert_indexed(db, recorder, call)
+
+
 async def test_postal_sweeps_use_indexes_and_pick_what_is_owed(recorded: Any) -> None:
     from services.postal.model.delivery import NextAction
     from services.postal.repository import DELIVERIES, PICKUPS, PostalRepository
@@ -298,8 +339,7 @@ async def test_hot_reads_and_writes_carry_no_top_level_or(recorded: Any) -> None
             {"_id": "else", "key": "c", "unit_path": ["30307"], "dossier_code": "C-2", "created_at": NOW},
         ]
     )
-    by_code = [{"unit_path": "30307", "dossier_code": "C-1"}, {"unit_path": "30307", "dossier_codes": "C-1"}]
-    assert [d["_id"] for d in await deliveries.find(by_code)] == ["digest", "one"]
+    assert [d["_id"] for d in await deliveries.listing("30307", dossier_code="C-1")] == ["digest", "one"]
     recorder.finds.clear()
-    await deliveries.find(by_code)
+    await deliveries.listing("30307", dossier_code="C-1")
     _no_top_level_or([cmd["filter"] for cmd in recorder.finds])

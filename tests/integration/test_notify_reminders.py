@@ -198,7 +198,7 @@ async def test_reminders_and_retries_survive_a_restart_once_per_dossier_and_day(
             await publish(ready)
 
             async def deferred() -> bool:
-                docs = await parts.deliveries.find([{"dossier_code": ready.payload.dossier_code}])
+                docs = await parts.deliveries.listing(ready.unit_code, dossier_code=ready.payload.dossier_code)
                 return bool(docs) and docs[0]["status"] == "scheduled"
 
             await eventually(deferred)
@@ -244,7 +244,7 @@ async def test_reminders_and_retries_survive_a_restart_once_per_dossier_and_day(
             await eventually(lambda: _count(http, mailbox, applicant, 1))
             # the mail is in the SMTP server a moment before its record says "sent"
             async def recorded_sent() -> bool:
-                found = await parts.deliveries.find([{"dossier_code": ready.payload.dossier_code}])
+                found = await parts.deliveries.listing(ready.unit_code, dossier_code=ready.payload.dossier_code)
                 return len(found) == 1 and found[0]["status"] == "sent"
 
             await eventually(recorded_sent)

@@ -32,21 +32,18 @@ async def list_deliveries(
     recipient: Annotated[str | None, Query(max_length=200, description="Phone number or e-mail address")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    # Only deliveries of the caller's unit or units below it.
-    query: dict[str, Any] = {"unit_path": principal.unit_code}
-    if event_id:
-        query["event_id"] = event_id
+    filters: dict[str, Any] = {}
     if status:
-        query["status"] = status.value
+        filters["status"] = status.value
     if channel:
-        query["channel"] = channel.value
+        filters["channel"] = channel.value
     if recipient:
-        query["recipient"] = contact_key(recipient) or recipient
-    # a digest delivery lists several dossiers (`dossier_codes`)
-    queries = [query]
-    if dossier_code:
-        queries = [{**query, "dossier_code": dossier_code}, {**query, "dossier_codes": dossier_code}]
-    return [present(doc) for doc in await parts.deliveries.find(queries, limit)]
+        filters["recipient"] = contact_key(recipient) or recipient
+    # Only deliveries of the caller's unit or units below it.
+    rows = await parts.deliveries.listing(
+        principal.unit_code, dossier_code=dossier_code or None, event_id=event_id or None, filters=filters, limit=limit
+    )
+    return [present(doc) for doc in rows]
 
 
 async def _visible(parts: Parts, principal: Any, delivery_id: str) -> Document:

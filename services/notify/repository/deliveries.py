@@ -29,14 +29,15 @@ class DeliveryRepository:
 
     async def ensure_indexes(self) -> None:
         await self.deliveries.create_index("dossier_code")
+        await self.deliveries.create_index("dossier_codes", sparse=True)  # a digest's dossiers
         await self.deliveries.create_index("event_id")
-        await self.deliveries.create_index("unit_path")
-        await self.deliveries.create_index([("created_at", DESCENDING)])
+        await self.deliveries.create_index([("unit_path", ASCENDING), ("created_at", DESCENDING)])
         await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         # Earlier versions also kept `next_attempt_at` alone; no query uses it (`due` reads by
         # status first) and every write paid for it. The same for a unique index on `key`:
         # the `_id` is a hash of the key (`model.common.delivery_id`), already unique.
-        for unused in ("next_attempt_at_1", "key_1"):
+        # Lists read by unit in time order from one compound index, not two single ones.
+        for unused in ("next_attempt_at_1", "key_1", "unit_path_1", "created_at_-1"):
             with contextlib.suppress(OperationFailure):
                 await self.deliveries.drop_index(unused)
         await self.deliveries.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)], sparse=True)
@@ -105,6 +106,41 @@ class DeliveryRepository:
         queries = [{"status": s.value, "next_attempt_at": {"$lte": now}} for s in RETRYABLE_STATUSES]
         return await find_union(self.deliveries, queries, sort="next_attempt_at", limit=limit)
 
-    async def find(self, queries: list[dict[str, Any]], limit: int = 100) -> list[Document]:
-        """Deliveries matching any of `queries`, newest first (one indexed read each, no `$or`)."""
-        return await find_union(self.deliveries, queries, sort="created_at", descending=True, limit=limit)
+    async def listing(
+        self,
+        unit_code: str,
+        *,
+        dossier_code: str | None = None,
+        event_id: str | None = None,
+        filters: dict[str, Any] | None = None,
+        limit: int = 100,
+    ) -> list[Document]:
+        """A unit's deliveries (its own and those of units below it), newest first.
+
+        Each read has one predicate, on an index: the dossier (its deliveries and the digests
+        that list it), the event, or else the unit in time order. The unit and `filters` (exact
+        values) are checked here: the embedded server scans the whole collection for a query
+        whose predicates are not all on one index, as `{unit_path, dossier_code}` was.
+        """
+        wanted = {"unit_path": unit_code, **(filters or {})}
+
+        def keep(doc: Document) -> bool:
+            return all(v in doc.get(k, []) if k == "unit_path" else doc.get(k) == v for k, v in wanted.items())
+
+        if dossier_code is not None or event_id is not None:
+            queries = (
+                [{"dossier_code": dossier_code}, {"dossier_codes": dossier_code}]
+                if dossier_code is not None
+                else [{"event_id": event_id}]
+            )
+            if dossier_code is not None and event_id is not None:
+                wanted["event_id"] = event_id
+            found = await find_union(self.deliveries, queries, sort="created_at", descending=True, limit=10_000)
+            return [d for d in found if keep(d)][:limit]
+        rows: list[Document] = []
+        async for doc in self.deliveries.find({"unit_path": unit_code}).sort("created_at", DESCENDING):
+            if keep(doc):
+                rows.append(doc)
+                if len(rows) >= limit:
+                    break
+        return rows
