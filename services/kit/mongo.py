@@ -72,6 +72,48 @@ async def in_transaction(
     raise last
 
 
+def matches(doc: Document, wanted: dict[str, Any]) -> bool:
+    """Whether `doc` has every exact value of `wanted` (top-level fields; an array field
+    matches when it contains the value, as a MongoDB equality does)."""
+    for field, value in wanted.items():
+        have = doc.get(field)
+        if not (have == value or (isinstance(have, list) and value in have)):
+            return False
+    return True
+
+
+async def find_then_filter(
+    collection: AsyncCollection[Document],
+    indexed: dict[str, Any],
+    wanted: dict[str, Any],
+    *,
+    sort: str,
+    limit: int,
+    skip: int = 0,
+    descending: bool = True,
+) -> list[Document]:
+    """The documents matching `indexed` (one predicate, on an index) and the exact values of
+    `wanted`, sorted, at most `limit` after `skip`.
+
+    The embedded server plans an index only when every predicate of a query is on it, and
+    scans the whole collection otherwise (`{unit_path, status}` with an index on each). So the
+    database gets the one indexed predicate and the rest is checked here, while reading, as
+    MongoDB itself would after an index scan.
+    """
+    rows: list[Document] = []
+    passed = 0
+    async for doc in collection.find(indexed).sort(sort, -1 if descending else 1):
+        if not matches(doc, wanted):
+            continue
+        passed += 1
+        if passed <= skip:
+            continue
+        rows.append(doc)
+        if len(rows) >= limit:
+            break
+    return rows
+
+
 async def find_union(
     collection: AsyncCollection[Document],
     queries: list[dict[str, Any]],

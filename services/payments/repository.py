@@ -19,7 +19,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from services.contracts.events import Event
 from services.kit.idempotency import AlreadyProcessed, claim_event
-from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
+from services.kit.mongo import Document, create_unique_where_set, find_then_filter, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 from services.payments.model.intent import PaymentIntent
 from services.payments.model.receipt import make_receipt, receipt_year, series_key
@@ -134,9 +134,17 @@ class PaymentsRepository:
                 return True
         return False
 
-    async def find_intents(self, query: dict[str, Any], *, limit: int = 100, skip: int = 0) -> list[PaymentIntent]:
-        cursor = self.intents.find(query).sort("created_at", DESCENDING).skip(skip).limit(limit)
-        return [from_doc(d) for d in await cursor.to_list(length=limit)]
+    async def find_intents(self, wanted: dict[str, Any], *, limit: int = 100, skip: int = 0) -> list[PaymentIntent]:
+        """Intents with the exact values of `wanted`, newest first: read by the dossier when one is
+        named, else by the unit (both indexed), and the rest checked while reading."""
+        key = next((k for k in ("dossier_id", "dossier_code", "unit_path") if k in wanted), None)
+        if key is None:
+            cursor = self.intents.find(wanted).sort("created_at", DESCENDING).skip(skip).limit(limit)
+            return [from_doc(d) for d in await cursor.to_list(length=limit)]
+        docs = await find_then_filter(
+            self.intents, {key: wanted[key]}, wanted, sort="created_at", limit=limit, skip=skip
+        )
+        return [from_doc(d) for d in docs]
 
     async def due_for_sweep(self, now: datetime, pending_before: datetime, limit: int = 500) -> list[PaymentIntent]:
         """Pending intents that have expired or are old enough to ask the provider about."""

@@ -23,6 +23,7 @@ from services.kit.mongo import Document
 from services.launcher.servers import Endpoints
 from services.notify.repository.deliveries import DeliveryRepository
 from services.notify.repository.dossiers import DossierRepository as NotifyDossiers
+from services.payments.model.intent import Item, Payer, PaymentIntent, PaymentStatus
 from services.payments.repository import PaymentsRepository
 
 pytestmark = pytest.mark.integration
@@ -174,6 +175,29 @@ async def test_notify_and_payments_polls_use_indexes(recorded: Any) -> None:
     assert not await payments.has_intent("d1", {"pending", "paid"})
     assert await payments.has_intent("d2", {"pending", "paid"})
     await _assert_indexed(db, recorder, lambda: payments.has_intent("d1", {"pending", "paid"}))
+
+    # the cashier's list: by dossier or by unit, with a status, a page at a time
+    listed = [("30307", PaymentStatus.PAID), ("30307", PaymentStatus.PENDING), ("30280", PaymentStatus.PAID)]
+    listed.append(("30307", PaymentStatus.PAID))
+    refs_made = []
+    for n, (unit, status) in enumerate(listed):
+        opened = PaymentIntent.open(
+            dossier_id="d9", dossier_code="C-9", unit_code=unit, unit_path=[unit, "91"], payer=Payer(name="B"),
+            items=[Item(kind="fee", name="Phí", amount=1_000)], now=NOW + timedelta(minutes=n),
+            ttl=timedelta(minutes=15),
+        )
+        await payments.insert(opened.model_copy(update={"status": status}), [])
+        refs_made.append(opened.ref)
+
+    async def refs(wanted: dict[str, Any], **page: int) -> list[int]:
+        return [refs_made.index(i.ref) for i in await payments.find_intents(wanted, **page)]
+
+    assert await refs({"unit_path": "30307", "dossier_id": "d9"}) == [3, 1, 0]
+    assert await refs({"unit_path": "91", "dossier_code": "C-9", "status": "paid"}) == [3, 2, 0]
+    assert await refs({"unit_path": "30307", "status": "paid"}, limit=1, skip=1) == [0]
+    by_dossier = {"unit_path": "30307", "dossier_id": "d9", "status": "paid"}
+    for wanted in (by_dossier, {"unit_path": "30307", "status": "paid"}):
+        await _assert_indexed(db, recorder, lambda: payments.find_intents(wanted))  # noqa: B023
 
 
 async def test_notify_lists_a_units_deliveries_from_one_index_each(recorded: Any) -> None:

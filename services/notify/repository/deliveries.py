@@ -16,7 +16,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.kit.mongo import Document, find_union
+from services.kit.mongo import Document, find_then_filter, find_union, matches
 from services.notify.model.common import RETRYABLE_STATUSES
 
 HISTORY_MAX = 30
@@ -123,24 +123,11 @@ class DeliveryRepository:
         whose predicates are not all on one index, as `{unit_path, dossier_code}` was.
         """
         wanted = {"unit_path": unit_code, **(filters or {})}
-
-        def keep(doc: Document) -> bool:
-            return all(v in doc.get(k, []) if k == "unit_path" else doc.get(k) == v for k, v in wanted.items())
-
-        if dossier_code is not None or event_id is not None:
-            queries = (
-                [{"dossier_code": dossier_code}, {"dossier_codes": dossier_code}]
-                if dossier_code is not None
-                else [{"event_id": event_id}]
-            )
-            if dossier_code is not None and event_id is not None:
+        if dossier_code is not None:
+            if event_id is not None:
                 wanted["event_id"] = event_id
+            queries = [{"dossier_code": dossier_code}, {"dossier_codes": dossier_code}]  # a digest lists several
             found = await find_union(self.deliveries, queries, sort="created_at", descending=True, limit=10_000)
-            return [d for d in found if keep(d)][:limit]
-        rows: list[Document] = []
-        async for doc in self.deliveries.find({"unit_path": unit_code}).sort("created_at", DESCENDING):
-            if keep(doc):
-                rows.append(doc)
-                if len(rows) >= limit:
-                    break
-        return rows
+            return [d for d in found if matches(d, wanted)][:limit]
+        indexed = {"event_id": event_id} if event_id is not None else {"unit_path": unit_code}
+        return await find_then_filter(self.deliveries, indexed, wanted, sort="created_at", limit=limit)

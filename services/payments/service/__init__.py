@@ -113,14 +113,14 @@ class PaymentsService(CallbackUseCases, ReconciliationUseCases):
         self, principal: Principal, *, dossier_id: str | None = None, dossier_code: str | None = None,
         status: str | None = None, limit: int = 100, skip: int = 0,
     ) -> list[PaymentIntent]:
-        query: dict[str, Any] = {"unit_path": principal.unit_code}
+        wanted: dict[str, Any] = {"unit_path": principal.unit_code}
         if dossier_id:
-            query["dossier_id"] = dossier_id
+            wanted["dossier_id"] = dossier_id
         if dossier_code:
-            query["dossier_code"] = dossier_code
+            wanted["dossier_code"] = dossier_code
         if status:
-            query["status"] = status
-        return await self.repo.find_intents(query, limit=limit, skip=skip)
+            wanted["status"] = status
+        return await self.repo.find_intents(wanted, limit=limit, skip=skip)
 
     async def _apply(self, principal: Principal | None, intent_id: str,
                      mutate: Callable[[PaymentIntent], list[Event]]) -> PaymentIntent:
