@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
@@ -28,7 +28,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import Event
-from services.kit.mongo import Document, in_transaction
+from services.kit.mongo import Document, find_then_filter, in_transaction, matches
 from services.kit.outbox import add_to_outbox
 from services.scan.model import (
     AccessRecord,
@@ -141,17 +141,19 @@ class ScanRepository:
 
     async def list_for_dossier(self, dossier_code: str, unit_code: str, *, include_inactive: bool
                                ) -> list[DocumentRecord]:
-        query: dict[str, Any] = {"dossier_code": dossier_code, "unit_path": unit_code}
+        # The dossier alone goes to the database (the prefix of its index); the unit and the status
+        # are checked here: the embedded server scans the collection for predicates off the index.
+        wanted: dict[str, Any] = {"unit_path": unit_code}
         if not include_inactive:
-            query["status"] = DocumentStatus.ACTIVE.value
-        cursor = self.documents.find(query).sort([("kind", ASCENDING), ("component_code", ASCENDING),
-                                                  ("uploaded_at", DESCENDING)])
-        return [from_doc(d) for d in await cursor.to_list(length=1000)]
+            wanted["status"] = DocumentStatus.ACTIVE.value
+        cursor = self.documents.find({"dossier_code": dossier_code}).sort(
+            [("kind", ASCENDING), ("component_code", ASCENDING), ("uploaded_at", DESCENDING)])
+        return [from_doc(d) for d in await cursor.to_list(length=1000) if matches(d, wanted)]
 
     async def results_for_dossier(self, dossier_code: str) -> list[DocumentRecord]:
-        cursor = self.documents.find({"dossier_code": dossier_code, "kind": DocumentKind.RESULT.value,
-                                      "status": DocumentStatus.ACTIVE.value})
-        return [from_doc(d) for d in await cursor.to_list(length=100)]
+        cursor = self.documents.find({"dossier_code": dossier_code, "kind": DocumentKind.RESULT.value})
+        active = {"status": DocumentStatus.ACTIVE.value}  # checked here: off the index
+        return [from_doc(d) for d in await cursor.to_list(length=100) if matches(d, active)]
 
     async def list_by_owner(self, owner_id_hash: str, unit_code: str, today: date, limit: int = 200
                             ) -> list[DocumentRecord]:
@@ -265,16 +267,18 @@ class ScanRepository:
 
     async def list_access(self, unit_code: str, *, dossier_code: str | None, document_id: str | None,
                           since: datetime | None, limit: int) -> list[AccessRecord]:
-        query: dict[str, Any] = {"unit_path": unit_code}
-        if dossier_code:
-            query["dossier_code"] = dossier_code
+        # One index per read, (document_id, at), (dossier_code, at) or (at); the unit and the
+        # other identifier are checked while reading (see kit.mongo.find_then_filter).
+        wanted: dict[str, Any] = {"unit_path": unit_code}
+        indexed: dict[str, Any] = {"at": {"$gte": since or datetime.min.replace(tzinfo=UTC)}}
         if document_id:
-            query["document_id"] = document_id
-        if since:
-            query["at"] = {"$gte": since}
-        cursor = self.audit.find(query).sort("at", DESCENDING).limit(limit)
+            indexed["document_id"] = document_id
+            if dossier_code:
+                wanted["dossier_code"] = dossier_code
+        elif dossier_code:
+            indexed["dossier_code"] = dossier_code
         out = []
-        for doc in await cursor.to_list(length=limit):
+        for doc in await find_then_filter(self.audit, indexed, wanted, sort="at", limit=limit):
             doc["id"] = doc.pop("_id")
             out.append(AccessRecord.model_validate(doc))
         return out

@@ -25,6 +25,7 @@ from services.notify.repository.deliveries import DeliveryRepository
 from services.notify.repository.dossiers import DossierRepository as NotifyDossiers
 from services.payments.model.intent import Item, Payer, PaymentIntent, PaymentStatus
 from services.payments.repository import PaymentsRepository
+from services.scan.repository import ScanRepository
 
 pytestmark = pytest.mark.integration
 
@@ -237,6 +238,27 @@ async def test_notify_lists_a_units_deliveries_from_one_index_each(recorded: Any
         lambda: deliveries.listing("30307", dossier_code="C1", filters={"status": "sent"}),
         lambda: deliveries.listing("30307", event_id="e1"),
         lambda: deliveries.listing("30307", filters={"channel": "sms"}),
+    ):
+        await _assert_indexed(db, recorder, call)
+
+
+async def test_scan_lists_a_dossiers_papers_and_their_access_log_from_one_index_each(recorded: Any) -> None:
+    """{dossier_code, unit_path, status} was a collection scan: no index holds all three."""
+    client, db, recorder = recorded
+    scan = ScanRepository(client, db)
+    await scan.ensure_indexes()
+    other_commune = {"unit_path": ["30280", "91"], "status": "active", "uploaded_at": NOW}
+    await db["documents"].insert_one({"_id": "s1", "dossier_code": "S-1", "kind": "result", **other_commune})
+    await db["access_audit"].insert_one({"_id": "a1", "dossier_code": "S-1", "document_id": "s1", "at": NOW,
+                                         "unit_path": ["30280", "91"]})
+    assert await scan.list_for_dossier("S-1", "30307", include_inactive=False) == []  # another commune's
+    assert await scan.list_access("30307", dossier_code="S-1", document_id=None, since=None, limit=10) == []
+    for call in (
+        lambda: scan.list_for_dossier("S-1", "30307", include_inactive=False),
+        lambda: scan.results_for_dossier("S-404"),
+        lambda: scan.list_access("30307", dossier_code="S-1", document_id=None, since=NOW, limit=10),
+        lambda: scan.list_access("30307", dossier_code="S-1", document_id="s1", since=None, limit=10),
+        lambda: scan.list_access("30307", dossier_code=None, document_id=None, since=None, limit=10),
     ):
         await _assert_indexed(db, recorder, call)
 
