@@ -73,11 +73,15 @@ async def in_transaction(
 
 
 def matches(doc: Document, wanted: dict[str, Any]) -> bool:
-    """Whether `doc` has every exact value of `wanted` (top-level fields; an array field
-    matches when it contains the value, as a MongoDB equality does)."""
+    """Whether `doc` has every value of `wanted` (top-level fields): an exact value, where an
+    array field matches when it contains it, as a MongoDB equality does; or `{"$in": [...]}`,
+    where None also matches a missing field."""
     for field, value in wanted.items():
         have = doc.get(field)
-        if not (have == value or (isinstance(have, list) and value in have)):
+        if isinstance(value, dict) and set(value) == {"$in"}:
+            if have not in value["$in"]:
+                return False
+        elif not (have == value or (isinstance(have, list) and value in have)):
             return False
     return True
 

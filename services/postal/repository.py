@@ -23,7 +23,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from services.contracts.events import Event
 from services.kit.idempotency import mark_processed
-from services.kit.mongo import Document, create_unique_where_set, find_union, in_transaction
+from services.kit.mongo import Document, create_unique_where_set, find_then_filter, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 
 T = TypeVar("T")
@@ -205,8 +205,17 @@ class PostalRepository:
         sort: str = "created_at",
         id_field: str = "id",
     ) -> list[M]:
-        cursor = self.db[collection].find(query).sort(sort, DESCENDING).skip(skip).limit(limit)
-        return [from_doc(cls, d, id_field) for d in await cursor.to_list(length=limit)]
+        """A list page, newest first: the dossier's (when named) or the unit's records, read by that
+        indexed field alone; the rest of `query` (exact values, `$in`) is checked while reading,
+        because the embedded server scans the collection for predicates off one index."""
+        field = next((f for f in ("dossier_code", "unit_path") if f in query), None)
+        if field is None:
+            cursor = self.db[collection].find(query).sort(sort, DESCENDING).skip(skip).limit(limit)
+            return [from_doc(cls, d, id_field) for d in await cursor.to_list(length=limit)]
+        rest = {k: v for k, v in query.items() if k != field}
+        indexed: dict[str, Any] = {field: query[field]}
+        docs = await find_then_filter(self.db[collection], indexed, rest, sort=sort, limit=limit, skip=skip)
+        return [from_doc(cls, d, id_field) for d in docs]
 
     async def ids(
         self,

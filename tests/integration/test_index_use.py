@@ -309,6 +309,31 @@ async def test_postal_sweeps_use_indexes_and_pick_what_is_owed(recorded: Any) ->
     await _assert_indexed(db, recorder, lambda: repo.ids(DELIVERIES, queries, lambda d: True, ()))
 
 
+async def test_postal_lists_read_one_index_each(recorded: Any) -> None:
+    """The counter's lists of pickups, hand-over records, deliveries and agents' receptions
+    filter beside the unit (status, office, kind, dossier): read by one indexed field, the
+    rest checked while reading."""
+    from services.postal.model.counter import CounterReception
+    from services.postal.model.delivery import Delivery
+    from services.postal.model.handover import HandoverRecord
+    from services.postal.model.pickup import PickupOrder
+    from services.postal.repository import COUNTER, DELIVERIES, HANDOVERS, PICKUPS, PostalRepository
+
+    client, db, recorder = recorded
+    repo = PostalRepository(client, db)
+    await repo.ensure_indexes()
+    unit = {"unit_path": "30307"}
+    calls = [
+        lambda: repo.find(PickupOrder, PICKUPS, {**unit, "status": "requested", "office_id": "o1"}),
+        lambda: repo.find(HandoverRecord, HANDOVERS, {**unit, "status": "signed", "kind": {"$in": ["dossiers", None]}}),
+        lambda: repo.find(Delivery, DELIVERIES, {**unit, "shipment_status": "delivered", "dossier_code": "C-1"}),
+        lambda: repo.find(Delivery, DELIVERIES, {**unit, "shipment_status": "delivered"}),
+        lambda: repo.find(CounterReception, COUNTER, {**unit, "status": "confirmed"}, sort="received_at"),
+    ]
+    for call in calls:
+        await _assert_indexed(db, recorder, call)
+
+
 async def test_hot_reads_and_writes_carry_no_top_level_or(recorded: Any) -> None:
     from services.notify.model.reminders import DossierView
 
