@@ -253,12 +253,15 @@ class ProcessingService:
         scopes: list[dict[str, Any]] = [{"handling.unit_path": unit}]
         if not handled_here:
             scopes.append({"unit_path": unit})
-        where: dict[str, Any] = {}
-        if status:
-            where["status"] = {"$in": status}
-        if late is not None:
-            where["late"] = True if late else {"$ne": True}
-        docs = await self.dossiers.list_any([{**scope, **where} for scope in scopes], limit=limit, skip=skip)
+
+        def keep(doc: dict[str, Any]) -> bool:
+            """The filters, checked while reading: with a scope they were collection scans."""
+            if status and doc.get("status") not in status:
+                return False
+            return late is None or (doc.get("late") is True) == late
+
+        filtered = bool(status) or late is not None
+        docs = await self.dossiers.list_any(scopes, keep=keep if filtered else None, limit=limit, skip=skip)
         now = self.now()
         out = []
         for doc in docs:

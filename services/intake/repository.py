@@ -227,9 +227,19 @@ class DossierRepository:
     async def get_by_code(self, code: str) -> Document | None:
         return await self.dossiers.find_one({"code": code})
 
-    async def list_any(self, queries: list[dict[str, Any]], *, limit: int = 50, skip: int = 0) -> list[Document]:
-        """Dossiers matching any of `queries`, newest received first (one indexed read each)."""
-        return await find_union(self.dossiers, queries, sort="received_at", descending=True, limit=limit, skip=skip)
+    async def list_any(
+        self,
+        queries: list[dict[str, Any]],
+        *,
+        keep: Callable[[Document], bool] | None = None,
+        limit: int = 50,
+        skip: int = 0,
+    ) -> list[Document]:
+        """Dossiers matching any of `queries` and `keep`, newest received first (one indexed read
+        each; `keep` holds what no index of the query has, checked while reading)."""
+        return await find_union(
+            self.dossiers, queries, sort="received_at", descending=True, limit=limit, skip=skip, keep=keep
+        )
 
 
 _OPEN_STATUSES = ["received", "transferred", "processing", "supplement_requested", "awaiting_payment", "suspended"]

@@ -127,8 +127,10 @@ async def find_union(
     projection: dict[str, Any] | None = None,
     descending: bool = False,
     skip: int = 0,
+    keep: Callable[[Document], bool] | None = None,
 ) -> list[Document]:
-    """The documents matching any of `queries`, sorted by `sort`, at most `limit` after `skip`.
+    """The documents matching any of `queries` (and `keep`, checked while reading: predicates
+    off the queries' indexes), sorted by `sort`, at most `limit` after `skip`.
 
     One `$or` (or `$in`/`$ne` on the indexed field) would be the natural query, but the
     MongoDB-wire server we embed plans an index only when every predicate is on the index
@@ -139,9 +141,20 @@ async def find_union(
     found: dict[Any, Document] = {}
     direction = -1 if descending else 1
     for query in queries:
-        cursor = collection.find(query, projection).sort(sort, direction).limit(skip + limit)
-        async for doc in cursor:
-            found.setdefault(doc["_id"], doc)
+        cursor = collection.find(query, projection).sort(sort, direction)
+        if keep is None:
+            cursor = cursor.limit(skip + limit)
+        kept = 0
+        try:
+            async for doc in cursor:
+                if keep is not None and not keep(doc):
+                    continue
+                found.setdefault(doc["_id"], doc)
+                kept += 1
+                if kept >= skip + limit:
+                    break
+        finally:
+            await cursor.close()
     present = sorted((d for d in found.values() if d.get(sort) is not None), key=lambda d: d[sort], reverse=descending)
     missing = [d for d in found.values() if d.get(sort) is None]  # last, either way
     return (present + missing)[skip : skip + limit]
