@@ -104,18 +104,10 @@ async def find_then_filter(
     database gets the one indexed predicate and the rest is checked here, while reading, as
     MongoDB itself would after an index scan.
     """
-    rows: list[Document] = []
-    passed = 0
-    async for doc in collection.find(indexed).sort(sort, -1 if descending else 1):
-        if not matches(doc, wanted):
-            continue
-        passed += 1
-        if passed <= skip:
-            continue
-        rows.append(doc)
-        if len(rows) >= limit:
-            break
-    return rows
+    return await find_union(
+        collection, [indexed], sort=sort, limit=limit, skip=skip, descending=descending,
+        keep=lambda doc: matches(doc, wanted),
+    )
 
 
 async def find_union(

@@ -136,14 +136,10 @@ class PaymentsRepository:
 
     async def find_intents(self, wanted: dict[str, Any], *, limit: int = 100, skip: int = 0) -> list[PaymentIntent]:
         """Intents with the exact values of `wanted`, newest first: read by the dossier when one is
-        named, else by the unit (both indexed), and the rest checked while reading."""
-        key = next((k for k in ("dossier_id", "dossier_code", "unit_path") if k in wanted), None)
-        if key is None:
-            cursor = self.intents.find(wanted).sort("created_at", DESCENDING).skip(skip).limit(limit)
-            return [from_doc(d) for d in await cursor.to_list(length=limit)]
-        docs = await find_then_filter(
-            self.intents, {key: wanted[key]}, wanted, sort="created_at", limit=limit, skip=skip
-        )
+        named, else by the unit (both indexed; every list is a unit's), the rest checked while reading."""
+        key = next(k for k in ("dossier_id", "dossier_code", "unit_path") if k in wanted)
+        indexed: dict[str, Any] = {key: wanted[key]}
+        docs = await find_then_filter(self.intents, indexed, wanted, sort="created_at", limit=limit, skip=skip)
         return [from_doc(d) for d in docs]
 
     async def due_for_sweep(self, now: datetime, pending_before: datetime, limit: int = 500) -> list[PaymentIntent]:

@@ -206,15 +206,11 @@ class PostalRepository:
         id_field: str = "id",
     ) -> list[M]:
         """A list page, newest first: the dossier's (when named) or the unit's records, read by that
-        indexed field alone; the rest of `query` (exact values, `$in`) is checked while reading,
+        indexed field alone; all of `query` (exact values, `$in`) is checked while reading,
         because the embedded server scans the collection for predicates off one index."""
-        field = next((f for f in ("dossier_code", "unit_path") if f in query), None)
-        if field is None:
-            cursor = self.db[collection].find(query).sort(sort, DESCENDING).skip(skip).limit(limit)
-            return [from_doc(cls, d, id_field) for d in await cursor.to_list(length=limit)]
-        rest = {k: v for k, v in query.items() if k != field}
+        field = "dossier_code" if "dossier_code" in query else "unit_path"  # every list is a unit's
         indexed: dict[str, Any] = {field: query[field]}
-        docs = await find_then_filter(self.db[collection], indexed, rest, sort=sort, limit=limit, skip=skip)
+        docs = await find_then_filter(self.db[collection], indexed, query, sort=sort, limit=limit, skip=skip)
         return [from_doc(cls, d, id_field) for d in docs]
 
     async def ids(

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.kit.mongo import Document, find_then_filter, find_union, matches
 from services.notify.model.common import RETRYABLE_STATUSES
@@ -44,11 +44,7 @@ class DeliveryRepository:
 
     async def insert(self, record: Document) -> Document | None:
         """Insert a new record; returns the existing one when the key was taken."""
-        try:
-            await self.deliveries.insert_one(record)
-            return None
-        except DuplicateKeyError:
-            return await self.deliveries.find_one({"_id": record["_id"]})
+        return (await self.insert_many([record])).get(record["key"])
 
     async def insert_many(self, records: list[Document]) -> dict[str, Document]:
         """Insert new records in one command; returns the stored record of every key that was
@@ -127,7 +123,9 @@ class DeliveryRepository:
             if event_id is not None:
                 wanted["event_id"] = event_id
             queries = [{"dossier_code": dossier_code}, {"dossier_codes": dossier_code}]  # a digest lists several
-            found = await find_union(self.deliveries, queries, sort="created_at", descending=True, limit=10_000)
-            return [d for d in found if matches(d, wanted)][:limit]
+            return await find_union(
+                self.deliveries, queries, sort="created_at", descending=True, limit=limit,
+                keep=lambda doc: matches(doc, wanted),
+            )
         indexed = {"event_id": event_id} if event_id is not None else {"unit_path": unit_code}
         return await find_then_filter(self.deliveries, indexed, wanted, sort="created_at", limit=limit)

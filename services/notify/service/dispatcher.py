@@ -140,24 +140,23 @@ class Dispatcher:
         return [r["_id"] for r in records]
 
     async def _write_and_start(self, plans: list[tuple[Document, _Decision | None]]) -> None:
-        sending = {i for i, (_, decision) in enumerate(plans) if decision is not None and decision.provider}
+        # the records sent at once, by their place in `plans`: their provider
+        providers = {i: d.provider for i, (_, d) in enumerate(plans) if d is not None and d.provider is not None}
         held = 0
         try:
             # One submitter gathers its slots at a time: two events each holding some slots
             # and waiting for the other's would wait for ever.
             async with self._gathering:
-                for _ in sending:
+                for _ in providers:
                     await self._slots.acquire()
                     held += 1
             now = self.clock()
             written: list[Document] = []
             leases: dict[int, datetime] = {}
-            for i, (record, decision) in enumerate(plans):
-                if i in sending and decision is not None and decision.provider is not None:
-                    claimed, leases[i] = self._claimed(record, decision.provider, now)
-                    written.append(claimed)
-                else:
-                    written.append(record)
+            for i, (record, _) in enumerate(plans):
+                if i in providers:
+                    record, leases[i] = self._claimed(record, providers[i], now)
+                written.append(record)
             existing = await self.deliveries.insert_many(written)
         except BaseException:
             for _ in range(held):
@@ -167,12 +166,12 @@ class Dispatcher:
         for i, (doc, (_, decision)) in enumerate(zip(written, plans, strict=True)):
             before = existing.get(doc["key"])
             if before is None:
-                if i in leases and decision is not None and decision.provider is not None:
-                    self._in_background(self._send_claimed(doc, decision.provider, leases[i]), "notify-send")
+                if i in providers:
+                    self._in_background(self._send_claimed(doc, providers[i], leases[i]), "notify-send")
                 elif decision is not None:
                     self._in_background(self._logged(self._settle(doc, decision)), "notify-settle")
                 continue
-            if i in leases:
+            if i in providers:
                 self._slots.release()  # written before (a redelivered event): the normal path
             if self._is_due(before, now):
                 due.append(before)
