@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -19,7 +19,7 @@ from services.intake.model.units import UnknownUnitError
 from services.intake.service import IntakeService
 from services.kit.auth import Principal, ensure_unit
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.mongo import Document
+from services.kit.mongo import Document, next_in_series
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -60,10 +60,7 @@ class FeedbackService:
 
     async def _reference(self, now: datetime) -> str:
         day = f"{now.astimezone(VN_TZ):%y%m%d}"
-        doc = await self.sequences.find_one_and_update(
-            {"_id": day}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-        )
-        assert doc is not None
+        doc = await next_in_series(self.sequences, day)
         return f"PA-{day}-{int(doc['value']):04d}"
 
     async def _load(self, feedback_id: str, principal: Principal) -> tuple[Feedback, int]:

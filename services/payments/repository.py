@@ -12,14 +12,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from services.contracts.events import Event
 from services.kit.idempotency import AlreadyProcessed, claim_event
-from services.kit.mongo import Document, create_unique_where_set, find_then_filter, find_union, in_transaction
+from services.kit.mongo import (
+    Document,
+    create_unique_where_set,
+    find_then_filter,
+    find_union,
+    in_transaction,
+    next_in_series,
+)
 from services.kit.outbox import add_to_outbox
 from services.payments.model.intent import PaymentIntent
 from services.payments.model.receipt import make_receipt, receipt_year, series_key
@@ -219,12 +226,10 @@ class PaymentsRepository:
     async def _next_receipt_number(self, unit_code: str, year: int, session: AsyncClientSession) -> int:
         """Next number of the unit's series for the year, inside the payment's transaction:
         an aborted payment takes its number back, so the series has no gaps."""
-        doc = await self.receipt_series.find_one_and_update(
-            {"_id": series_key(unit_code, year)},
-            {"$inc": {"value": 1}, "$setOnInsert": {"unit_code": unit_code, "year": year}},
-            upsert=True, return_document=ReturnDocument.AFTER, session=session,
+        doc = await next_in_series(
+            self.receipt_series, series_key(unit_code, year), on_insert={"unit_code": unit_code, "year": year},
+            session=session,
         )
-        assert doc is not None
         return int(doc["value"])
 
     # ---- side records -----------------------------------------------------------------------

@@ -16,14 +16,21 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from services.contracts.events import Event
 from services.kit.idempotency import mark_processed
-from services.kit.mongo import Document, create_unique_where_set, find_then_filter, find_union, in_transaction
+from services.kit.mongo import (
+    Document,
+    create_unique_where_set,
+    find_then_filter,
+    find_union,
+    in_transaction,
+    next_in_series,
+)
 from services.kit.outbox import add_to_outbox
 
 T = TypeVar("T")
@@ -122,14 +129,7 @@ class Tx:
 
     async def next_number(self, key: str) -> int:
         """Next number of a gap-free series (an aborted transaction gives its number back)."""
-        doc = await self.db[SERIES].find_one_and_update(
-            {"_id": key},
-            {"$inc": {"value": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=self.session,
-        )
-        assert doc is not None
+        doc = await next_in_series(self.db[SERIES], key, session=self.session)
         return int(doc["value"])
 
 

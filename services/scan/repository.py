@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.contracts.events import Event
 from services.kit.mongo import Document, find_then_filter, in_transaction, matches
@@ -173,17 +174,22 @@ class ScanRepository:
     # ---- stored objects -------------------------------------------------------------------
     async def touch_object(self, key: str, thumbnail_key: str | None, unit_path: list[str], now: datetime
                            ) -> None:
-        """Record that a record is about to use `key`; refuse while retention is deleting it."""
-        before = await self.objects.find_one_and_update(
-            {"_id": key},
-            {"$set": {"last_ref_at": now, "thumbnail_key": thumbnail_key},
-             "$setOnInsert": {"created_at": now, "unit_path": unit_path}},
-            upsert=True, return_document=ReturnDocument.BEFORE,
-        )
-        lease = (before or {}).get("lease_until")
-        if lease is not None and lease > now:
+        """Record that a record is about to use `key`; refuse while retention is deleting it.
+
+        One upsert that matches only an object without a live deletion lease: while the lease
+        holds, the upsert's insert collides with the object's `_id` and that is the refusal.
+        (Not a `findAndModify`, which the embedded server answers by reading every object.)
+        """
+        try:
+            await self.objects.update_one(
+                {"_id": key, "lease_until": {"$not": {"$gt": now}}},  # none, or expired
+                {"$set": {"last_ref_at": now, "thumbnail_key": thumbnail_key},
+                 "$setOnInsert": {"created_at": now, "unit_path": unit_path}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
             raise Unavailable("This document's stored copy is being deleted by retention; try again shortly",
-                              code="object_busy")
+                              code="object_busy") from None
 
     async def live_refs(self, key: str) -> int:
         return await self.documents.count_documents(
@@ -200,12 +206,12 @@ class ScanRepository:
                                    ) -> datetime | None:
         """Take the deletion lease when no record started using the object within `grace`."""
         until = now + lease
-        taken = await self.objects.find_one_and_update(
+        taken = await self.objects.update_one(
             {"_id": key, "check_after": {"$lte": now}, "last_ref_at": {"$lt": now - grace},
              "lease_until": {"$not": {"$gte": now}}},  # none, or expired (no top-level $or)
             {"$set": {"lease_until": until}},
         )
-        return until if taken else None
+        return until if taken.matched_count else None
 
     async def release_lease(self, key: str, lease_until: datetime, *, deleted: bool) -> None:
         if deleted:

@@ -15,20 +15,18 @@ All queue state lives here, so tickets survive a restart of any process. Concurr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.contracts.events import Event
 from services.intake.queue.model import Ticket, TicketStatus
-from services.kit.mongo import Document, in_transaction
+from services.kit.mongo import Document, in_transaction, next_in_series
 from services.kit.outbox import add_to_outbox
 
 T = TypeVar("T")
@@ -144,7 +142,6 @@ class QueueRepository:
     def __init__(self, client: AsyncMongoClient[Document], db: AsyncDatabase[Document]) -> None:
         self.client = client
         self.db = db
-        self._known_sequences: set[str] = set()
 
     async def ensure_indexes(self) -> None:
         tickets = self.db[TICKETS]
@@ -156,6 +153,7 @@ class QueueRepository:
         await tickets.create_index("appointment_ref", unique=True, sparse=True)
         await tickets.create_index("dossiers.dossier_id", sparse=True)
         await self.db[COUNTERS].create_index("ticket_id", sparse=True)
+        await self.db[COUNTERS].create_index("office_id")
         await self.db[APPOINTMENTS].create_index([("office_id", ASCENDING), ("at", ASCENDING)])
         await self.db[PAGERS].create_index([("office_id", ASCENDING), ("status", ASCENDING)])
 
@@ -165,27 +163,22 @@ class QueueRepository:
         numbers and issue times of a prefix are in the same order (two kiosks read the clock a
         few milliseconds apart and may take their numbers the other way round).
 
-        The counter document is created first (`$setOnInsert`, idempotent) and only then
-        incremented without upsert: racing *upserts* of a new key make SecantusDB apply the
-        increment but return no document, which would cost a number.
+        A compare-and-set (`kit.mongo.next_in_series`), not a `findAndModify`: the embedded
+        server reads the whole collection for each of those, and this one gains a counter per
+        office, prefix and day.
         """
-        key = f"{office_id}:{day}:{prefix}"
-        if key not in self._known_sequences:
-            with contextlib.suppress(DuplicateKeyError):
-                await self.db[SEQUENCES].update_one(
-                    {"_id": key}, {"$setOnInsert": {"value": 0, "created_at": datetime.now(UTC)}}, upsert=True
-                )
-            if len(self._known_sequences) > 10_000:
-                self._known_sequences.clear()
-            self._known_sequences.add(key)
-        doc = await self.db[SEQUENCES].find_one_and_update(
-            {"_id": key}, {"$inc": {"value": 1}, "$max": {"at": now}}, return_document=ReturnDocument.AFTER
+
+        def issued_at(doc: Document) -> Document:
+            before = doc.get("at")
+            if before is not None and before.tzinfo is None:
+                before = before.replace(tzinfo=UTC)
+            return {"at": max(before, now) if before is not None else now}
+
+        doc = await next_in_series(
+            self.db[SEQUENCES], f"{office_id}:{day}:{prefix}", on_insert={"created_at": datetime.now(UTC)},
+            also=issued_at,
         )
-        if doc is None:  # the counter was deleted under us (e.g. a purge): start it again
-            self._known_sequences.discard(key)
-            return await self.next_seq(office_id, day, prefix, now)
-        at = doc.get("at") or now
-        return int(doc["value"]), at if at.tzinfo else at.replace(tzinfo=UTC)
+        return int(doc["value"]), doc["at"]
 
     async def transaction(self, work: Callable[[QueueTx], Awaitable[T]], *, attempts: int = 8) -> T:
         """Run `work` and write the events it emitted, all in one transaction (retried on conflicts)."""

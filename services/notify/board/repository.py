@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -22,6 +22,7 @@ STATES = "board_state"
 LOG = "board_log"
 LINKS = "board_links"
 CALLS = "pager_calls"
+_CLAIM_ATTEMPTS = 5  # calls taken by other notify processes before this one gives up a pass
 
 
 class BoardRepository:
@@ -115,21 +116,28 @@ class BoardRepository:
         )
 
     async def claim_due(self, now: datetime, lease_s: float) -> Document | None:
-        """Take one due call for sending (a lease, so two notify processes never send it together)."""
+        """Take one due call for sending (a lease, so two notify processes never send it together).
+
+        Read the earliest due call, then take it with an update that matches only while it is
+        still in the state read; a call another process took first matches nothing and the
+        next is read. (Not a `findAndModify`, which the embedded server answers by reading the
+        whole collection: every call the office boards ever made.)
+        """
         # Two index-friendly claims rather than one `$or` (see kit.mongo.find_union): due calls
         # first, then calls whose sender's lease ran out.
+        lease = {"status": "sending", "lease_until": now + timedelta(seconds=lease_s)}
         for due in (
             {"status": "pending", "next_attempt_at": {"$lte": now}},
             {"status": "sending", "lease_until": {"$lt": now}},
         ):
-            claimed: Document | None = await self.db[CALLS].find_one_and_update(
-                due,
-                {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=lease_s)}},
-                sort=[("next_attempt_at", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
-            )
-            if claimed is not None:
-                return claimed
+            for _ in range(_CLAIM_ATTEMPTS):
+                found = await self.db[CALLS].find_one(due, sort=[("next_attempt_at", ASCENDING)])
+                if found is None:
+                    break
+                unchanged = {"_id": found["_id"], "status": found["status"], "lease_until": found.get("lease_until")}
+                taken = await self.db[CALLS].update_one(unchanged, {"$set": lease})
+                if taken.matched_count:
+                    return {**found, **lease}
         return None
 
     async def finish_call(self, call_id: str, fields: dict[str, Any], *, attempt: bool = True) -> None:
