@@ -16,6 +16,8 @@ import pytest
 from services.launcher.servers import Endpoints
 from services.launcher.stack import Stack
 
+pytest_plugins = ["tests.query_plans"]
+
 # Tests must not pick up a developer's running stack or external URLs by accident.
 for _key in [k for k in os.environ if k.startswith("MOTCUA_")]:
     if os.environ.get("MOTCUA_TEST_EXTERNAL") != "1":

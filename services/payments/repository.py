@@ -94,6 +94,7 @@ class PaymentsRepository:
         await self.alerts.create_index([("unit_path", ASCENDING), ("at", DESCENDING)])
         await self.security_events.create_index([("at", DESCENDING)])
         await self.reconciliations.create_index([("channel", ASCENDING), ("day", DESCENDING)])
+        await self.reconciliations.create_index([("unit_code", ASCENDING), ("created_at", DESCENDING)])  # a unit's list
 
     # ---- intents ----------------------------------------------------------------------------
     async def insert(

@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts.events import Event
-from services.kit.mongo import Document, find_then_filter, in_transaction, matches
+from services.kit.mongo import Document, find_then_filter, find_union, in_transaction, matches
 from services.kit.outbox import add_to_outbox
 from services.scan.model import (
     AccessRecord,
@@ -95,6 +95,7 @@ class ScanRepository:
         await self.audit.create_index([("dossier_code", ASCENDING), ("at", DESCENDING)])
         await self.audit.create_index([("document_id", ASCENDING), ("at", DESCENDING)])
         await self.retention_log.create_index([("at", DESCENDING)])
+        await self.retention_log.create_index([("unit_path", ASCENDING), ("at", DESCENDING)])  # an auditor's list
         await self.public_attempts.create_index([("dossier_code", ASCENDING), ("at", DESCENDING)])
 
     # ---- documents ------------------------------------------------------------------------
@@ -222,12 +223,19 @@ class ScanRepository:
 
     # ---- retention ------------------------------------------------------------------------
     async def due_for_deletion(self, now: datetime, limit: int) -> list[DocumentRecord]:
-        cursor = self.documents.find({
-            "status": {"$ne": DocumentStatus.DELETED.value},
-            "retention_until": {"$ne": None, "$lte": now},
-            "legal_hold": None,
-        }).sort("retention_until", ASCENDING).limit(limit)
-        return [from_doc(d) for d in await cursor.to_list(length=limit)]
+        """Live documents past their retention date and under no legal hold, oldest first.
+
+        One read per live status on the `(status, retention_until)` index (an equality and a
+        range: one index lookup on either server); the rare held document is skipped while
+        reading. A single `status: {$ne: deleted}` filter would be served by no index on the
+        embedded server and read every document ever stored, deleted ones included.
+        """
+        live = [s.value for s in DocumentStatus if s is not DocumentStatus.DELETED]
+        docs = await find_union(
+            self.documents, [{"status": status, "retention_until": {"$lte": now}} for status in live],
+            sort="retention_until", limit=limit, keep=lambda d: d.get("legal_hold") is None,
+        )
+        return [from_doc(d) for d in docs]
 
     async def mark_deleted(self, record: DocumentRecord, now: datetime, events: list[Event],
                            log_entry: Document) -> bool:

@@ -23,6 +23,7 @@ class TemplateRepository:
             [("key", ASCENDING), ("channel", ASCENDING), ("unit_code", ASCENDING), ("version", DESCENDING)],
             unique=True,
         )
+        await self.templates.create_index("unit_code")  # the units' template lists (list_units)
 
     async def active(self, key: str, channel: str, unit_code: str) -> Document | None:
         return await self.templates.find_one(

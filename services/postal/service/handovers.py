@@ -293,7 +293,9 @@ class HandoverUseCases(ServiceBase):
                 record.cancel(reason, by=by, now=now)
             except PostalError as exc:
                 raise domain_error(exc) from exc
-            await self._free(tx, record, {"handover_id": record.id}, now)
+            # by the items' ids (indexed) rather than by `handover_id`, which no index leads
+            on_record = [i.delivery_id or i.pickup_id for i in record.items if i.delivery_id or i.pickup_id]
+            await self._free(tx, record, {"_id": {"$in": on_record}, "handover_id": record.id}, now)
             await tx.save(HANDOVERS, record)
             return record
 
