@@ -40,6 +40,7 @@ from pymongo import MongoClient, monitoring
 from pymongo.errors import PyMongoError
 
 import services
+from services.kit.query_shapes import QUERY_LOG_VARIABLE, QueryShape, queries_of, read_query_log
 
 # collection → why a collection scan is right there. Keep each reason honest: a collection
 # that stays small, or a path that runs rarely and off the hot path.
@@ -49,73 +50,20 @@ ALLOWED_SCANS: dict[str, str] = {
     "model_days": "the province's No-writing / No-appointment days, read whole at start (a few a month)",
 }
 
-_SKIPPED_DATABASES = {"admin", "config", "local"}
 _RANGE = {"$gt", "$gte", "$lt", "$lte", "$eq"}
 
 
-def shape(value: Any) -> Any:
-    """A filter with its values replaced by `?`: operators and field names stay."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in sorted(value.items())}
-    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
-        return [shape(v) for v in value]
-    return "?"
-
-
-@dataclass
-class Query:
-    command: str
-    database: str
-    collection: str
-    filter: dict[str, Any]
-    sort: dict[str, Any] | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        described = f"{self.command} {shape(self.filter)!r}"
-        if self.sort:
-            described += f" sort {list(self.sort)}"
-        return self.collection, described
-
-
-def queries_of(command_name: str, database: str, command: dict[str, Any]) -> list[Query]:
-    """The filters a command plans."""
-    if database in _SKIPPED_DATABASES:
-        return []
-    coll = command.get(command_name)
-    if not isinstance(coll, str) or coll.startswith("system."):
-        return []
-
-    def query(filter: Any, sort: Any = None) -> Query:
-        return Query(command_name, database, coll, dict(filter or {}), dict(sort) if sort else None)
-
-    if command_name == "find":
-        return [query(command.get("filter"), command.get("sort"))]
-    if command_name in ("count", "distinct", "findAndModify"):
-        return [query(command.get("query"), command.get("sort"))]
-    if command_name in ("update", "delete"):
-        return [query(s.get("q")) for s in command.get(f"{command_name}s", [])]
-    if command_name == "aggregate":
-        pipeline = command.get("pipeline") or []
-        first = pipeline[0] if pipeline else {}
-        if "$match" in first:
-            return [query(first["$match"])]
-        if not pipeline or {"$collStats", "$indexStats", "$documents"} & set(first):
-            return []
-        return [query({})]
-    return []
-
-
 def _fits_an_index(clause: Any) -> bool:
-    """An equality, an `$in` of plain values, or a range: what one index lookup serves."""
+    """An equality, an `$in` of plain values, or a range: what one index lookup serves (of a
+    clause's shape: an `$in` of documents keeps them as a list)."""
     if not isinstance(clause, dict) or not any(k.startswith("$") for k in clause):
         return True
     if set(clause) == {"$in"}:
-        return isinstance(clause["$in"], list) and not any(isinstance(v, dict) for v in clause["$in"])
+        return not isinstance(clause["$in"], list)
     return set(clause) <= _RANGE
 
 
-def scan_reason(query: Query, leading_fields: set[str]) -> str | None:
+def scan_reason(query: QueryShape, leading_fields: set[str]) -> str | None:
     """Why the embedded server reads the whole collection for `query`, or None when an index
     serves it. `leading_fields`: the first field of each of the collection's indexes."""
     if query.command == "findAndModify":
@@ -124,7 +72,7 @@ def scan_reason(query: Query, leading_fields: set[str]) -> str | None:
     if logical:
         return f"top-level {', '.join(logical)}"
     if not query.filter:
-        first_sort = next(iter(query.sort or {}), None)
+        first_sort = query.sort[0] if query.sort else None
         if first_sort is not None and (first_sort == "_id" or first_sort in leading_fields):
             return None  # walked in index order
         return "no filter"
@@ -155,7 +103,7 @@ def _sent_by_a_service() -> bool:
 
 @dataclass
 class Finding:
-    query: Query
+    query: QueryShape
     reason: str
     test: str
 
@@ -187,7 +135,7 @@ class QueryPlanAudit(monitoring.CommandListener):
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
 
-    def _check(self, query: Query, server: tuple[str, int]) -> None:
+    def _check(self, query: QueryShape, server: tuple[str, int]) -> None:
         """Read on the server the query goes to (tests start servers of their own too)."""
         client = self._clients.get(server)
         if client is None:
@@ -221,6 +169,27 @@ class QueryPlanAudit(monitoring.CommandListener):
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+
+
+def check_query_log(directory: Path, mongo_url: str) -> list[Finding]:
+    """The scanning shapes that services started as processes recorded in `directory`
+    (`MOTCUA_QUERY_LOG`), checked against their collections' indexes while the server runs."""
+    recorded = {(q.database, *q.key): q for q in read_query_log(directory)}
+    # the stack's services query from their first second: nothing recorded means the log broke
+    assert recorded, f"no query shapes recorded in {directory}: is {QUERY_LOG_VARIABLE} reaching the services?"
+    findings: list[Finding] = []
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_url, serverSelectionTimeoutMS=3000)
+    try:
+        for query in recorded.values():
+            indexes = list(client[query.database][query.collection].list_indexes())
+            if not indexes:
+                continue  # the collection is gone or never made: nothing was scanned
+            reason = scan_reason(query, {next(iter(ix["key"])) for ix in indexes})
+            if reason is not None and query.collection not in ALLOWED_SCANS:
+                findings.append(Finding(query, reason, f"a service process ({query.database})"))
+    finally:
+        client.close()
+    return findings
 
 
 def describe(found: list[Finding]) -> str:

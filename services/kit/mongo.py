@@ -15,6 +15,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
+from services.kit.query_shapes import query_log_listeners
+
 T = TypeVar("T")
 
 Document = dict[str, Any]
@@ -28,6 +30,7 @@ def make_mongo_client(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
         tz_aware=True,
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=3000,
+        event_listeners=query_log_listeners(),  # only with MOTCUA_QUERY_LOG (a diagnostic)
         # retryWrites comes from the URL: the driver's default (on) for MongoDB, off for the
         # embedded server (see services/launcher/servers.py)
     )

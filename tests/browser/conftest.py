@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from services.kit.query_shapes import QUERY_LOG_VARIABLE
 from services.launcher.stack import Stack
 from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, EXTERNAL, SCREENSHOTS, Site
+from tests.query_plans import Finding, check_query_log, describe
 from tests.support import TEST_AUTH_SECRET
 
 
@@ -48,8 +50,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "MOTCUA_BOARD_FEED_POLL_S": "0.3",
             # the feed ends every 4 s: the board must reconnect (Last-Event-ID) to follow the story
             "MOTCUA_BOARD_FEED_MAX_S": "4",
+            QUERY_LOG_VARIABLE: str(data_dir / "queries"),
         },
     )
+    scans: list[Finding] = []
     try:
         stack.start_servers()
         stack.start_services(wait=90)
@@ -59,12 +63,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             simulators=dict(stack.simulator_urls),
             stack=stack,
         )
+        scans = check_query_log(data_dir / "queries", stack.endpoints.mongo_url)
     finally:
         stack.stop()
         keep = Path("var/test-logs/browser")
         shutil.rmtree(keep, ignore_errors=True)
         if (data_dir / "logs").exists():
             shutil.copytree(data_dir / "logs", keep, dirs_exist_ok=True)
+    if scans:
+        pytest.fail(describe(scans))
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,10 @@ import pytest
 from pymongo import MongoClient
 
 from services.kit.auth import Role
+from services.kit.query_shapes import QUERY_LOG_VARIABLE
 from services.launcher.deadletters import list_dead_letters
 from services.launcher.stack import SERVICES, Stack
+from tests.query_plans import check_query_log, describe
 from tests.support import TEST_AUTH_SECRET, auth
 
 pytestmark = pytest.mark.chaos
@@ -34,6 +36,7 @@ INSPECTOR = auth(Role.INSPECTOR, unit_code="91")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    queries = tmp_path_factory.mktemp("chaos-queries")
     s = Stack(
         data_dir=tmp_path_factory.mktemp("chaos"),
         random_ports=True,
@@ -41,17 +44,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "MOTCUA_AUTH_DEV_SECRET": TEST_AUTH_SECRET,
             "MOTCUA_OUTBOX_POLL_S": "0.2",
             "MOTCUA_RETRY_BACKOFF_S": "[0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0]", "MOTCUA_MAX_DELIVER": "10",
+            QUERY_LOG_VARIABLE: str(queries),
         },
     )
     s.start_servers()
     s.start_services(wait=90)
     yield s
+    scans = check_query_log(queries, s.endpoints.mongo_url)
     s.stop()
     keep = Path("var/test-logs/chaos")
     import shutil
 
     shutil.rmtree(keep, ignore_errors=True)
     shutil.copytree(s.data_dir / "logs", keep, dirs_exist_ok=True)
+    if scans:
+        pytest.fail(describe(scans))
 
 
 def _dossier(email: str) -> dict[str, Any]:
