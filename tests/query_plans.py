@@ -63,9 +63,24 @@ def _fits_an_index(clause: Any) -> bool:
     return set(clause) <= _RANGE
 
 
-def scan_reason(query: QueryShape, leading_fields: set[str]) -> str | None:
-    """Why the embedded server reads the whole collection for `query`, or None when an index
-    serves it. `leading_fields`: the first field of each of the collection's indexes."""
+@dataclass(frozen=True)
+class Indexes:
+    """What the rules need of a collection's indexes."""
+
+    leading: frozenset[str]  # the first field of each index
+    unique: frozenset[str]  # fields that alone are a unique index (`_id` always)
+    fields: tuple[frozenset[str], ...]  # each index's fields
+
+    @classmethod
+    def of(cls, listed: list[dict[str, Any]]) -> Indexes:
+        keys = [list(ix["key"]) for ix in listed]
+        unique = {k[0] for ix, k in zip(listed, keys, strict=True) if len(k) == 1 and ix.get("unique")}
+        return cls(frozenset(k[0] for k in keys), frozenset(unique | {"_id"}), tuple(frozenset(k) for k in keys))
+
+
+def plan_problem(query: QueryShape, indexes: Indexes) -> str | None:
+    """Why the embedded server reads far more than `query` needs — the whole collection, or
+    every document of a broad index when a unique field was at hand — or None."""
     if query.command == "findAndModify":
         return "findAndModify reads the whole collection whatever its filter"
     logical = sorted(k for k in query.filter if k.startswith("$"))
@@ -73,13 +88,18 @@ def scan_reason(query: QueryShape, leading_fields: set[str]) -> str | None:
         return f"top-level {', '.join(logical)}"
     if not query.filter:
         first_sort = query.sort[0] if query.sort else None
-        if first_sort is not None and (first_sort == "_id" or first_sort in leading_fields):
+        if first_sort is not None and (first_sort == "_id" or first_sort in indexes.leading):
             return None  # walked in index order
         return "no filter"
-    for name, clause in query.filter.items():
-        if (name == "_id" or name in leading_fields) and _fits_an_index(clause):
-            return None
-    return "no field of the filter leads an index"
+    usable = [name for name, clause in query.filter.items()
+              if (name == "_id" or name in indexes.leading) and _fits_an_index(clause)]
+    if not usable:
+        return "no field of the filter leads an index"
+    unique = [name for name in usable if name in indexes.unique]
+    if unique and usable[0] not in indexes.unique and frozenset(query.filter) not in indexes.fields:
+        # no index holds exactly the filter's fields, so the first usable field serves it
+        return f"served from {usable[0]}'s index, every match read, though {unique[0]} is unique: put it first"
+    return None
 
 
 _SERVICES = str(Path(services.__file__).parent)
@@ -157,7 +177,7 @@ class QueryPlanAudit(monitoring.CommandListener):
         if not indexes:
             return  # no collection yet: a scan of nothing says nothing; check it when it exists
         self.settled.add(query.key)
-        reason = scan_reason(query, {next(iter(ix["key"])) for ix in indexes})
+        reason = plan_problem(query, Indexes.of(indexes))
         if reason is not None and query.collection not in ALLOWED_SCANS:
             self.findings.append(Finding(query, reason, self.current_test))
 
@@ -184,7 +204,7 @@ def check_query_log(directory: Path, mongo_url: str) -> list[Finding]:
             indexes = list(client[query.database][query.collection].list_indexes())
             if not indexes:
                 continue  # the collection is gone or never made: nothing was scanned
-            reason = scan_reason(query, {next(iter(ix["key"])) for ix in indexes})
+            reason = plan_problem(query, Indexes.of(indexes))
             if reason is not None and query.collection not in ALLOWED_SCANS:
                 findings.append(Finding(query, reason, f"a service process ({query.database})"))
     finally:

@@ -9,9 +9,10 @@ Values are taken from the end of the collection, so a scan cannot stop early.
 
 What it showed (2026-11-24, 20,000 documents): 1–3 ms for a filter with any field that leads
 an index, whatever the other fields; 300–650 ms for a filter with no such field, a top-level
-`$or`/`$and`, and for every `findAndModify` (even by `_id`). `explain` reports a collection
-scan for every filter with more than one field, so it is no guide. `tests/query_plans.py`
-encodes these rules.
+`$or`/`$and`, and for every `findAndModify` (even by `_id`). The first field with an index in
+the filter's order serves it, so `{u, _id}` reads all of `u`'s documents where `{_id, u}`
+reads one. `explain` reports a collection scan for every filter with more than one field, so
+it is no guide. `tests/query_plans.py` encodes these rules.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ FILTERS: dict[str, Filter] = {
     "a $gte + v": lambda i: {"a": {"$gte": i}, "v": 0},
     "u (200 each)": lambda i: {"u": f"u{i % 100}"},
     "u + v": lambda i: {"u": f"u{i % 100}", "v": 0},
+    "u + _id": lambda i: {"u": f"u{i % 100}", "_id": i},  # served from u's index: 200 read
+    "_id + u": lambda i: {"_id": i, "u": f"u{i % 100}"},
     "b (no index)": lambda i: {"b": i},
     "a $ne": lambda i: {"a": {"$ne": i}},
     "$or of a": lambda i: {"$or": [{"a": i}, {"a": i + 1}]},
