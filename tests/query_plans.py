@@ -40,7 +40,13 @@ from pymongo import MongoClient, monitoring
 from pymongo.errors import PyMongoError
 
 import services
-from services.kit.query_shapes import QUERY_LOG_VARIABLE, QueryShape, queries_of, read_query_log
+from services.kit.query_shapes import (
+    QUERY_LOG_VARIABLE,
+    CommandStartedListener,
+    QueryShape,
+    queries_of,
+    read_query_log,
+)
 
 # collection → why a collection scan is right there. Keep each reason honest: a collection
 # that stays small, or a path that runs rarely and off the hot path.
@@ -128,8 +134,16 @@ class Finding:
     test: str
 
 
+def _finding(query: QueryShape, listed: list[dict[str, Any]], test: str) -> Finding | None:
+    """What is wrong with `query` given its collection's listed indexes, unless allowed."""
+    reason = plan_problem(query, Indexes.of(listed))
+    if reason is None or query.collection in ALLOWED_SCANS:
+        return None
+    return Finding(query, reason, test)
+
+
 @dataclass
-class QueryPlanAudit(monitoring.CommandListener):
+class QueryPlanAudit(CommandStartedListener):
     """Checks each new query shape once, and keeps the collection scans found."""
 
     current_test: str = ""
@@ -148,12 +162,6 @@ class QueryPlanAudit(monitoring.CommandListener):
                 if query.key not in self.settled:
                     host, port = event.connection_id
                     self._check(query, (host, port or 27017))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
     def _check(self, query: QueryShape, server: tuple[str, int]) -> None:
         """Read on the server the query goes to (tests start servers of their own too)."""
@@ -177,9 +185,8 @@ class QueryPlanAudit(monitoring.CommandListener):
         if not indexes:
             return  # no collection yet: a scan of nothing says nothing; check it when it exists
         self.settled.add(query.key)
-        reason = plan_problem(query, Indexes.of(indexes))
-        if reason is not None and query.collection not in ALLOWED_SCANS:
-            self.findings.append(Finding(query, reason, self.current_test))
+        if found := _finding(query, indexes, self.current_test):
+            self.findings.append(found)
 
     def unreported(self) -> list[Finding]:
         found = self.findings[self.reported :]
@@ -204,9 +211,8 @@ def check_query_log(directory: Path, mongo_url: str) -> list[Finding]:
             indexes = list(client[query.database][query.collection].list_indexes())
             if not indexes:
                 continue  # the collection is gone or never made: nothing was scanned
-            reason = plan_problem(query, Indexes.of(indexes))
-            if reason is not None and query.collection not in ALLOWED_SCANS:
-                findings.append(Finding(query, reason, f"a service process ({query.database})"))
+            if found := _finding(query, indexes, f"a service process ({query.database})"):
+                findings.append(found)
     finally:
         client.close()
     return findings
@@ -214,7 +220,7 @@ def check_query_log(directory: Path, mongo_url: str) -> list[Finding]:
 
 def describe(found: list[Finding]) -> str:
     lines = [f"  {f.query.collection}: {f.query.key[1]} — {f.reason}  [{f.test or 'outside a test'}]" for f in found]
-    return "queries that read a whole collection on the embedded server:\n" + "\n".join(lines)
+    return "queries that read far more than they need on the embedded server:\n" + "\n".join(lines)
 
 
 AUDIT = QueryPlanAudit()

@@ -80,7 +80,20 @@ def queries_of(command_name: str, database: str, command: dict[str, Any]) -> lis
     return []
 
 
-class QueryShapeLog(monitoring.CommandListener):
+class CommandStartedListener(monitoring.CommandListener):
+    """A command listener that only looks at commands as they start."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        raise NotImplementedError
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class QueryShapeLog(CommandStartedListener):
     """Writes each new query shape a client sends to `<directory>/<pid>.jsonl`."""
 
     def __init__(self, directory: str | Path) -> None:
@@ -98,12 +111,6 @@ class QueryShapeLog(monitoring.CommandListener):
                 self._seen.add(key)
                 with self.path.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(asdict(query)) + "\n")
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 def query_log_listeners() -> list[monitoring.CommandListener]:

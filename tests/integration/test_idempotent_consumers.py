@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.intake.repository import DossierRepository
 from services.kit.idempotency import PROCESSED_COLLECTION, AlreadyProcessed, claim_event
 from services.kit.mongo import Document, in_transaction
+from services.kit.query_shapes import CommandStartedListener
 from services.launcher.servers import Endpoints
 from services.payments.model.intent import Item, Payer, PaymentIntent
 from services.payments.repository import PaymentsRepository
@@ -27,7 +28,7 @@ from services.payments.repository import PaymentsRepository
 pytestmark = pytest.mark.integration
 
 
-class MarkerCommands(monitoring.CommandListener):
+class MarkerCommands(CommandStartedListener):
     """The commands sent to `processed_events` of one database."""
 
     def __init__(self, db_name: str) -> None:
@@ -37,12 +38,6 @@ class MarkerCommands(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.database_name == self.db_name and event.command.get(event.command_name) == PROCESSED_COLLECTION:
             self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @pytest.fixture

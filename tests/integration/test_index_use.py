@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.repository import DossierRepository
 from services.kit.mongo import Document
+from services.kit.query_shapes import CommandStartedListener
 from services.launcher.servers import Endpoints
 from services.notify.repository.deliveries import DeliveryRepository
 from services.notify.repository.dossiers import DossierRepository as NotifyDossiers
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
-class FindRecorder(monitoring.CommandListener):
+class FindRecorder(CommandStartedListener):
     def __init__(self) -> None:
         self.finds: list[dict[str, Any]] = []
         self.write_filters: list[dict[str, Any]] = []
@@ -51,12 +52,6 @@ class FindRecorder(monitoring.CommandListener):
             self.finds.append(dict(event.command))
         elif event.command_name in ("update", "delete"):
             self.write_filters += [dict(u["q"]) for u in event.command.get(f"{event.command_name}s", [])]
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.kit.mongo import Document, in_transaction, next_in_series
+from services.kit.query_shapes import CommandStartedListener
 from services.launcher.servers import Endpoints
 from services.notify.board.repository import CALLS, BoardRepository
 from services.scan.model import Actor, DocumentKind, DocumentRecord, DocumentStatus, LegalHold
@@ -32,18 +33,12 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
-class CommandNames(monitoring.CommandListener):
+class CommandNames(CommandStartedListener):
     def __init__(self) -> None:
         self.names: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 async def test_concurrent_takers_get_each_number_once_in_order(

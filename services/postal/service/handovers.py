@@ -294,7 +294,7 @@ class HandoverUseCases(ServiceBase):
             except PostalError as exc:
                 raise domain_error(exc) from exc
             # by the items' ids (indexed) rather than by `handover_id`, which no index leads
-            on_record = [i.delivery_id or i.pickup_id for i in record.items if i.delivery_id or i.pickup_id]
+            on_record = [item.item_id for item in record.items if item.item_id]
             await self._free(tx, record, {"_id": {"$in": on_record}, "handover_id": record.id}, now)
             await tx.save(HANDOVERS, record)
             return record
