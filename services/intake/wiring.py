@@ -26,7 +26,7 @@ from services.intake.ratings import RatingService
 from services.intake.registry import ApplicantRegistry
 from services.intake.reports.service import ReportService
 from services.intake.repository import DossierRepository
-from services.intake.routes import feedback, insight, privacy, processing, public
+from services.intake.routes import feedback, insight, privacy, processing
 from services.intake.service import IntakeService
 from services.intake.subscribers import build_router
 from services.kit.bus import document_publishers
@@ -98,7 +98,7 @@ class IntakeProcessing:
         return self.inbound
 
     def install(self, app: FastAPI) -> None:
-        for module in (processing, public, feedback, insight, privacy):
+        for module in (processing, feedback, insight, privacy):
             app.include_router(module.router)
 
     async def start(self, app: FastAPI, intake: IntakeService, dossiers: DossierRepository) -> None:
