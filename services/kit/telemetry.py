@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qsl, urlencode
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -25,8 +24,8 @@ class QueryRedactor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         query = (span.attributes or {}).get("url.query")
         if isinstance(query, str) and query:
-            names = [(name, "REDACTED") for name, _ in parse_qsl(query, keep_blank_values=True)]
-            span.set_attribute("url.query", urlencode(names, safe="REDACTED"))
+            # the names as sent (still percent-encoded); every value, empty or not, replaced
+            span.set_attribute("url.query", "&".join(f"{part.partition('=')[0]}=REDACTED" for part in query.split("&")))
 
 
 def setup_tracing(service: str) -> TracerProvider:

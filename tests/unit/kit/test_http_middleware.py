@@ -99,3 +99,32 @@ async def test_query_string_values_never_reach_a_span() -> None:
     assert span.attributes is not None
     assert span.attributes["url.query"] == "code=REDACTED&last4=REDACTED"
     assert not any("5678" in str(v) or "H01" in str(v) for v in span.attributes.values())
+
+
+async def test_every_query_value_is_redacted_whatever_its_form() -> None:
+    """A percent-encoded value (a name searched for), a bare name and an empty value: the names
+    stay as sent, no value reaches the span."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.kit.telemetry import QueryRedactor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(QueryRedactor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI(telemetry={**http_telemetry(), "tracer_provider": provider})
+
+    @app.get("/dossiers")
+    async def search(q: str = "", all: str | None = None, page: str = "") -> dict[str, str]:
+        return {"q": q}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/dossiers?q=Nguy%E1%BB%85n+V%C4%83n+A&all&page=&q=089203004567")
+    assert r.status_code == 200
+    [span] = exporter.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes["url.query"] == "q=REDACTED&all=REDACTED&page=REDACTED&q=REDACTED"
+    assert not any("Nguy" in str(v) or "089203004567" in str(v) for v in span.attributes.values())
