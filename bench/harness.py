@@ -195,16 +195,22 @@ class System:
             codes.add(answer["code"])
 
         since = datetime.now(UTC)
+        cpu_before = self.cpu_by_process()
         started = time.perf_counter()
         await _bounded(n, CONCURRENCY, receive)
         http_done = time.perf_counter() - started
         found = await self.wait_delivered(codes, since)
         chain_done = time.perf_counter() - started
+        # what follows the e-mail record (Zalo/SMS, payments, projections) belongs to these
+        # receptions too: CPU per reception is counted until the stack is quiet
+        settled = await self.settle()
         return {
             "intake_http_per_s": n / http_done,
             "intake_end_to_end_per_s": len(found) / chain_done,
             "intake_end_to_end_completed": float(len(found)),
             "intake_requests": float(n),
+            "settle_s_after_receptions": settled,
+            **self.cpu_ms_per(cpu_before, n, "reception"),
             "_codes": list(codes),  # type: ignore[dict-item]
         }
 
@@ -340,17 +346,36 @@ class System:
         if batch:
             await coll.insert_many(batch, ordered=False)
 
-    def _cpu_seconds(self) -> float:
-        """User + system CPU of the servers and services so far (from /proc)."""
-        pids = [p.pid for p in self.stack.servers] + [svc.process.pid for svc in self.stack.running.values()]
-        ticks = 0
-        for pid in pids:
+    def cpu_by_process(self) -> dict[str, float]:
+        """User + system CPU seconds so far of each server, service and simulator, and of this
+        load generator (from /proc)."""
+        processes = {p.name: p.pid for p in self.stack.servers}
+        processes.update({name: svc.process.pid for name, svc in self.stack.running.items()})
+        processes.update({name: p.pid for name, p in self.stack.simulators.items()})
+        processes["load generator"] = os.getpid()
+        out: dict[str, float] = {}
+        for name, pid in processes.items():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-            except (OSError, IndexError, ValueError):
+                out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+            except (OSError, IndexError, ValueError, TypeError):
                 continue
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return out
+
+    def cpu_ms_per(self, before: dict[str, float], n: int, prefix: str) -> dict[str, float]:
+        """CPU milliseconds per request of each process since `before`, as result figures
+        (`<prefix>_cpu_ms_<process>`); processes that used none are left out."""
+        after = self.cpu_by_process()
+        out = {}
+        for name, seconds in after.items():
+            spent = (seconds - before.get(name, seconds)) * 1000 / n
+            if spent > 0:
+                out[f"{prefix}_cpu_ms_{name.replace(' ', '_')}"] = spent
+        return out
+
+    def _cpu_seconds(self) -> float:
+        """CPU of the servers and services so far (not the load generator)."""
+        return sum(v for k, v in self.cpu_by_process().items() if k != "load generator")
 
     async def settle(self, busy_below: float = 0.3, limit_s: float = 60) -> float:
         """Wait until the stack is quiet (below `busy_below` cores over a second), so a phase
@@ -422,7 +447,9 @@ async def run(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -
 
             async def lookups() -> None:
                 results["settle_s_before_lookups"] = await system.settle()
+                cpu_before = system.cpu_by_process()
                 lookup_rate, small_lat = await system.lookups(http, codes, args.lookups)
+                results.update(system.cpu_ms_per(cpu_before, args.lookups, "lookup"))
                 results["lookup_per_s"] = lookup_rate
                 results["lookup_p50_ms_small_set"] = _pct(small_lat, 0.5)
                 results["mongo_dossier_find_per_s"] = await system.dossier_finds(codes, args.lookups)

@@ -52,7 +52,7 @@ def print_row(name: str, row: dict[str, float]) -> None:
     print(f"{name:10} {cells}", flush=True)
 
 
-def top_functions(raw: Path, limit: int = 25) -> None:
+def top_functions(raw: Path, limit: int = 25, process: str = "intake") -> None:
     """py-spy's raw format: one folded stack per line, `frame;frame;… count`. Prints each
     frame's own and inclusive share. Partial stacks (py-spy's --nonblocking) count in the
     total but not under the server's entry point, so the inclusive shares are lower bounds."""
@@ -67,7 +67,7 @@ def top_functions(raw: Path, limit: int = 25) -> None:
             inclusive[frame] += int(samples)
         total += int(samples)
     for title, counter in (("own", own), ("inclusive", inclusive)):
-        print(f"\nintake, {title} time ({total} samples):")
+        print(f"\n{process}, {title} time ({total} samples):")
         for frame, count in counter.most_common(limit):
             print(f"  {count * 100 / total:5.1f} %  {frame[:150]}")
 
