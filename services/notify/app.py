@@ -170,6 +170,9 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 await cancel(task)
             await runtime.stop()
             await dispatcher.close()
+            for adapter in adapters[Channel.EMAIL]:
+                if isinstance(adapter, SmtpAdapter):
+                    await adapter.close()  # its kept connections
             await http.aclose()
 
     app = FastAPI(
