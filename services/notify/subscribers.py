@@ -13,12 +13,11 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsRouter, PullSub
-from faststream.nats.annotations import NatsMessage
 from nats.js.api import DeliverPolicy
 
 from services.contracts.notify import NOTIFY_DOSSIER_EVENTS, NOTIFY_PAYMENT_EVENTS, NOTIFY_SHIPMENT_EVENTS
 from services.contracts.streams import ConsumerSpec
-from services.kit.bus import consumer_options, durable_subscriber
+from services.kit.bus import ConsumedMessage, consumer_options, durable_subscriber
 from services.kit.telemetry import current_trace_id
 from services.notify.service import NotifyService
 
@@ -44,15 +43,15 @@ def build_router(service: Callable[[], NotifyService], *, max_deliver: int, cons
     router = NatsRouter()
 
     @_subscriber(router, NOTIFY_DOSSIER_EVENTS, max_deliver=max_deliver, suffix=consumer_suffix)
-    async def dossier_events(body: dict[str, Any], msg: NatsMessage) -> None:
+    async def dossier_events(body: dict[str, Any], msg: ConsumedMessage) -> None:
         await service().handle(msg.raw_message.subject, body, current_trace_id())
 
     @_subscriber(router, NOTIFY_PAYMENT_EVENTS, max_deliver=max_deliver, suffix=consumer_suffix)
-    async def payment_events(body: dict[str, Any], msg: NatsMessage) -> None:
+    async def payment_events(body: dict[str, Any], msg: ConsumedMessage) -> None:
         await service().handle(msg.raw_message.subject, body, current_trace_id())
 
     @_subscriber(router, NOTIFY_SHIPMENT_EVENTS, max_deliver=max_deliver, suffix=consumer_suffix)
-    async def shipment_events(body: dict[str, Any], msg: NatsMessage) -> None:
+    async def shipment_events(body: dict[str, Any], msg: ConsumedMessage) -> None:
         await service().handle(msg.raw_message.subject, body, current_trace_id())
 
     return router

@@ -8,19 +8,29 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import fast_depends.utils
 import pytest
 from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload
 from services.contracts.streams import DEAD_LETTER, DOSSIER, ConsumerSpec
-from services.kit.bus import BrokerPublisher, durable_subscriber, make_broker
+from services.kit.bus import BrokerPublisher, ConsumedMessage, durable_subscriber, make_broker
 from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, in_transaction
-from services.kit.outbox import OUTBOX_COLLECTION, OutboxRelay, Publisher, add_to_outbox
+from services.kit.outbox import OUTBOX_COLLECTION, OutboxRelay, Publisher, add_to_outbox, ensure_outbox_indexes
 from services.launcher.deadletters import list_dead_letters, replay_dead_letters
 from services.launcher.servers import Endpoints
+
+
+@pytest.fixture
+async def db(db: AsyncDatabase[Document]) -> AsyncDatabase[Document]:
+    """The fresh database, with the outbox's indexes as every service creates them at start (the
+    query audit flags the relay's reads otherwise, when this module runs on its own)."""
+    await ensure_outbox_indexes(db)
+    return db
 
 
 def _event(code: str) -> DossierReceived:
@@ -205,6 +215,47 @@ async def test_failing_consumer_dead_letters_with_error_and_replay_is_idempotent
     assert remaining == []
     info = await nc.jetstream().stream_info(DEAD_LETTER.name)
     assert info.config.name == "DEADLETTER"
+
+
+async def test_a_handler_reads_its_message_without_a_worker_thread(
+    servers: Endpoints, nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ConsumedMessage` gives the handler the message on the event loop; FastStream's own
+    `NatsMessage` resolves it in a worker thread, once per message."""
+    hops: list[str] = []
+    threaded = fast_depends.utils.run_in_threadpool
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await threaded(func, *args, **kwargs)
+
+    monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", counted)
+    suffix = uuid.uuid4().hex[:6]
+    seen: dict[str, list[str]] = {"own": [], "faststream": []}
+
+    async def own(body: dict[str, Any], msg: ConsumedMessage) -> None:
+        seen["own"].append(msg.raw_message.subject)
+
+    async def faststreams(body: dict[str, Any], msg: NatsMessage) -> None:
+        seen["faststream"].append(msg.raw_message.subject)
+
+    counts = {}
+    for name, handler in (("own", own), ("faststream", faststreams)):
+        subject = f"dossier.ctx{name}{suffix}"
+        spec = ConsumerSpec(f"test-ctx-{name}-{suffix}", DOSSIER.name, (subject,), "tests")
+        broker = await _run_consumer(servers, spec, handler)
+        before = len(hops)
+        for _ in range(3):
+            event = _event(f"C-{uuid.uuid4().hex[:6]}")
+            await nc.jetstream().publish(subject, event.model_dump_json().encode())
+        for _ in range(100):
+            if len(seen[name]) == 3:
+                break
+            await asyncio.sleep(0.05)
+        await broker.stop()
+        assert seen[name] == [subject] * 3
+        counts[name] = len(hops) - before
+    assert counts == {"own": 0, "faststream": 3}
 
 
 async def test_relay_stop_flushes_what_was_committed(

@@ -12,12 +12,11 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsRouter, PullSub
-from faststream.nats.annotations import NatsMessage
 from nats.js.api import DeliverPolicy
 
 from services.contracts.queue import NOTIFY_BOARD_QUEUE, NOTIFY_BOARD_RESULT_READY, NOTIFY_BOARD_RETURNED
 from services.contracts.streams import ConsumerSpec
-from services.kit.bus import consumer_options, durable_subscriber
+from services.kit.bus import ConsumedMessage, consumer_options, durable_subscriber
 from services.notify.board.service import BoardService
 
 
@@ -43,15 +42,15 @@ def build_board_router(
     router = NatsRouter()
 
     @_subscriber(router, NOTIFY_BOARD_QUEUE, max_deliver=max_deliver, suffix=consumer_suffix)
-    async def queue_events(body: dict[str, Any], msg: NatsMessage) -> None:
+    async def queue_events(body: dict[str, Any], msg: ConsumedMessage) -> None:
         await (await service()).handle(msg.raw_message.subject, body)
 
     @_subscriber(router, NOTIFY_BOARD_RESULT_READY, max_deliver=max_deliver, suffix=consumer_suffix)
-    async def results_ready(body: dict[str, Any], msg: NatsMessage) -> None:
+    async def results_ready(body: dict[str, Any], msg: ConsumedMessage) -> None:
         await (await service()).handle(msg.raw_message.subject, body)
 
     @_subscriber(router, NOTIFY_BOARD_RETURNED, max_deliver=max_deliver, suffix=consumer_suffix)
-    async def results_returned(body: dict[str, Any], msg: NatsMessage) -> None:
+    async def results_returned(body: dict[str, Any], msg: ConsumedMessage) -> None:
         await (await service()).handle(msg.raw_message.subject, body)
 
     return router
