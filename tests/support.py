@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 from services.kit.auth import Role, mint_dev_token
 from services.kit.settings import KitSettings
 from services.launcher.ports import free_port
-from services.launcher.servers import Endpoints
+from services.launcher.servers import Endpoints, smtp_process
 
 TEST_AUTH_SECRET = "test-secret-not-for-production-0123456789"
 
@@ -122,3 +123,19 @@ def simulator_process(module: str, *args: str, keep_motcua_env: bool = False) ->
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def own_mail_server(root: Path) -> Iterator[tuple[str, str]]:
+    """A real dev SMTP server of the caller's own, under `root`: (SMTP URL, mailbox URL).
+
+    In a full run the e2e stack's notify stays up for the whole session on the same NATS and
+    would also mail the shared server: counting mails "exactly once" needs a server of one's own.
+    """
+    proc, smtp_url, mailbox = smtp_process(root / f"mail-{uuid.uuid4().hex[:6]}")
+    proc.start()
+    try:
+        proc.wait_ready(20)
+        yield smtp_url, mailbox
+    finally:
+        proc.stop()

@@ -13,16 +13,13 @@ server records it).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import shutil
-import tempfile
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 
+from bench.experiments.stack_tools import run_on_stack
 from bench.harness import System, _bounded, _dossier, _post_dossier
 from services.launcher.stack import Stack
 
@@ -81,16 +78,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--inflight", type=int, default=4)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="motcua-commands-"))
-    stack = Stack(data_dir=root, random_ports=True,
-                  extra_env={"MOTCUA_LOG_LEVEL": "WARNING", "MOTCUA_OUTBOX_POLL_S": "0.2"})
-    try:
-        stack.start_servers()
-        stack.start_services(wait=90)
-        asyncio.run(run(stack, args.n, args.inflight))
-    finally:
-        stack.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    run_on_stack("commands", lambda stack: run(stack, args.n, args.inflight))
 
 
 if __name__ == "__main__":

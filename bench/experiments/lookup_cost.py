@@ -12,19 +12,13 @@ and the hottest functions (own time) are printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import collections
 import os
-import shutil
-import signal
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench.experiments.stack_tools import py_spy, run_on_stack, top_functions
 from bench.harness import CONCURRENCY, System, _bounded, _dossier, _post_dossier
 from services.launcher.stack import Stack
 
@@ -50,26 +44,6 @@ class Meter:
 def print_row(name: str, row: dict[str, float]) -> None:
     cells = "  ".join(f"{k} {v:7.2f}" for k, v in row.items())
     print(f"{name:10} {cells}", flush=True)
-
-
-def top_functions(raw: Path, limit: int = 25, process: str = "intake") -> None:
-    """py-spy's raw format: one folded stack per line, `frame;frame;… count`. Prints each
-    frame's own and inclusive share. Partial stacks (py-spy's --nonblocking) count in the
-    total but not under the server's entry point, so the inclusive shares are lower bounds."""
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, samples = line.rpartition(" ")
-        frames = stack.split(";")
-        own[frames[-1]] += int(samples)
-        for frame in set(frames):
-            inclusive[frame] += int(samples)
-        total += int(samples)
-    for title, counter in (("own", own), ("inclusive", inclusive)):
-        print(f"\n{process}, {title} time ({total} samples):")
-        for frame, count in counter.most_common(limit):
-            print(f"  {count * 100 / total:5.1f} %  {frame[:150]}")
 
 
 async def run(stack: Stack, n: int, spy: bool) -> None:
@@ -102,16 +76,8 @@ async def run(stack: Stack, n: int, spy: bool) -> None:
             print_row("lookup", await meter.measure(n, lookup))
             print_row("find", await meter.measure(n, find))
         if spy:
-            raw = Path(tempfile.mkdtemp()) / "intake.txt"
-            proc = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pids["intake"]), "--format", "raw",
-                "-o", str(raw), "-r", "250", "--nonblocking",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            )
-            await asyncio.sleep(1.0)
-            print_row("lookup+spy", await meter.measure(n, lookup))
-            proc.send_signal(signal.SIGINT)
-            await asyncio.wait_for(proc.wait(), 30)
+            async with py_spy(pids["intake"], rate=250) as raw:
+                print_row("lookup+spy", await meter.measure(n, lookup))
             top_functions(raw, 60)
     await system.mongo.close()
 
@@ -121,23 +87,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--spy", action="store_true")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="motcua-lookup-"))
-    stack = Stack(
-        data_dir=root,
-        random_ports=True,
-        services=("intake",),
-        extra_env={"MOTCUA_LOG_LEVEL": "WARNING", "MOTCUA_LOOKUP_RATE_PER_MINUTE": "100000000",
-                   "MOTCUA_LOOKUP_BURST": "100000"},
-    )
-    try:
-        stack.start_servers()
-        print("servers:", [p.name for p in stack.servers])
-        stack.start_services(wait=90)
-        time.sleep(2)
-        asyncio.run(run(stack, args.n, args.spy))
-    finally:
-        stack.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    limits = {"MOTCUA_LOOKUP_RATE_PER_MINUTE": "100000000", "MOTCUA_LOOKUP_BURST": "100000"}
+    run_on_stack("lookup", lambda stack: run(stack, args.n, args.spy), services=("intake",), extra_env=limits)
 
 
 if __name__ == "__main__":

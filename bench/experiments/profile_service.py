@@ -11,54 +11,42 @@ and inclusive time).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import shutil
-import signal
-import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 
-from bench.experiments.lookup_cost import top_functions
+from bench.experiments.stack_tools import py_spy, run_on_stack, top_functions
 from bench.harness import CONCURRENCY, System, _bounded, _dossier, _post_dossier
 from services.launcher.stack import Stack
 
 
 async def run(stack: Stack, service: str, n: int) -> None:
     system = System(stack)
-    pid = stack.running[service].process.pid if service in stack.running else stack.server(service).pid
+    process = stack.running[service].process if service in stack.running else stack.server(service)
+    assert process.pid is not None, f"{service} is not running"
+    pid = process.pid
     async with aiohttp.ClientSession() as http:
         status, answer = await _post_dossier(http, system.intake, _dossier("warm@bench.vn", "0912345678"),
                                              system.officer)
         assert status == 201, answer
         await system.wait_delivered({answer["code"]}, datetime(2000, 1, 1, tzinfo=UTC))
         await system.settle()
-        raw = Path(tempfile.mkdtemp()) / f"{service}.txt"
-        spy = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "--format", "raw",
-            "-o", str(raw), "-r", "200", "--nonblocking",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )
-        await asyncio.sleep(1.0)
-        cpu_before = system.cpu_by_process()
-        codes: set[str] = set()
-        since = datetime.now(UTC)
+        async with py_spy(pid) as raw:
+            cpu_before = system.cpu_by_process()
+            codes: set[str] = set()
+            since = datetime.now(UTC)
 
-        async def receive(i: int) -> None:
-            body = _dossier(f"s{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
-            status, answer = await _post_dossier(http, system.intake, body, system.officer)
-            assert status == 201, answer
-            codes.add(answer["code"])
+            async def receive(i: int) -> None:
+                body = _dossier(f"s{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
+                status, answer = await _post_dossier(http, system.intake, body, system.officer)
+                assert status == 201, answer
+                codes.add(answer["code"])
 
-        await _bounded(n, CONCURRENCY, receive)
-        found = await system.wait_delivered(codes, since)
-        await system.settle()
-        cpu = system.cpu_ms_per(cpu_before, n, "reception")
-        spy.send_signal(signal.SIGINT)
-        await asyncio.wait_for(spy.wait(), 60)
+            await _bounded(n, CONCURRENCY, receive)
+            found = await system.wait_delivered(codes, since)
+            await system.settle()
+            cpu = system.cpu_ms_per(cpu_before, n, "reception")
     print(f"\n{len(found)} of {n} receptions delivered; CPU ms per reception:")
     for key, value in sorted(cpu.items(), key=lambda kv: -kv[1]):
         print(f"  {key.removeprefix('reception_cpu_ms_'):20} {value:7.2f}")
@@ -71,16 +59,7 @@ def main() -> None:
     parser.add_argument("--service", default="notify")
     parser.add_argument("--n", type=int, default=300)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="motcua-profile-"))
-    stack = Stack(data_dir=root, random_ports=True,
-                  extra_env={"MOTCUA_LOG_LEVEL": "WARNING", "MOTCUA_OUTBOX_POLL_S": "0.2"})
-    try:
-        stack.start_servers()
-        stack.start_services(wait=90)
-        asyncio.run(run(stack, args.service, args.n))
-    finally:
-        stack.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    run_on_stack("profile", lambda stack: run(stack, args.service, args.n))
 
 
 if __name__ == "__main__":

@@ -43,11 +43,11 @@ from services.kit.auth import Role
 from services.kit.mongo import Document
 from services.kit.ratelimit import TokenBucket
 from services.launcher.ports import free_port
-from services.launcher.servers import Endpoints, smtp_process
+from services.launcher.servers import Endpoints
 from services.notify.app import NotifySettings, create_app
 from services.notify.model.common import VN_TZ, delivery_id
 from services.notify.repository.deliveries import DeliveryRepository
-from tests.support import auth, running_app, settings_for, simulator_process
+from tests.support import auth, own_mail_server, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
 
@@ -218,16 +218,9 @@ def late_apology(code: str, who: ApplicantContact) -> DossierLateApology:
 
 @pytest.fixture(scope="module")
 def mail_server(tmp_root: Path) -> Iterator[tuple[str, str]]:
-    """A real dev SMTP server of this module's own (SMTP URL, mailbox URL).
-
-    In a full run the e2e stack's notify stays up for the whole session on the same NATS and
-    would also mail the shared server: counting mails "exactly once" needs a server of our own.
-    """
-    proc, smtp_url, mailbox = smtp_process(tmp_root / f"notify-mail-{uuid.uuid4().hex[:6]}")
-    proc.start()
-    proc.wait_ready(20)
-    yield smtp_url, mailbox
-    proc.stop()
+    """A real dev SMTP server of this module's own (SMTP URL, mailbox URL)."""
+    with own_mail_server(tmp_root) as urls:
+        yield urls
 
 
 @pytest.fixture(scope="module")

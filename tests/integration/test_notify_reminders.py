@@ -33,11 +33,11 @@ from services.contracts.events import (
 )
 from services.kit.auth import Role
 from services.kit.mongo import Document
-from services.launcher.servers import Endpoints, smtp_process
+from services.launcher.servers import Endpoints
 from services.notify.app import NotifySettings, create_app
 from services.notify.model.common import VN_TZ
 from services.notify.service import NotifyParts
-from tests.support import auth, running_app, settings_for
+from tests.support import auth, own_mail_server, running_app, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,16 +49,9 @@ TODAY = datetime(2026, 3, 10, 10, 0, tzinfo=VN_TZ)  # Tuesday
 
 @pytest.fixture(scope="module")
 def mail_server(tmp_root: Path) -> Iterator[tuple[str, str]]:
-    """A real dev SMTP server of this module's own (SMTP URL, mailbox URL).
-
-    In a full run the e2e stack's notify stays up for the whole session on the same NATS and
-    would also mail the shared server: counting mails "exactly once" needs a server of our own.
-    """
-    proc, smtp_url, mailbox = smtp_process(tmp_root / f"notify-mail-{uuid.uuid4().hex[:6]}")
-    proc.start()
-    proc.wait_ready(20)
-    yield smtp_url, mailbox
-    proc.stop()
+    """A real dev SMTP server of this module's own (SMTP URL, mailbox URL)."""
+    with own_mail_server(tmp_root) as urls:
+        yield urls
 
 
 class ShiftedClock:

@@ -21,10 +21,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from aiosmtplib.email import flatten_message
 
 from services.launcher.ports import free_port
-from services.launcher.servers import smtp_process
 from services.notify.channels.email import SmtpAdapter, compose
 from services.notify.model.common import Channel
 from services.notify.model.delivery import OutboundMessage, OutcomeKind
+from tests.support import own_mail_server
 
 SENDER = "Trung tâm Phục vụ hành chính công <no-reply@motcua.local>"
 
@@ -41,11 +41,8 @@ def mail(to: str, n: int = 0) -> OutboundMessage:
 
 @pytest.fixture(scope="module")
 def dev_mail(tmp_root: Path) -> Iterator[tuple[str, str]]:
-    proc, smtp_url, mailbox = smtp_process(tmp_root / f"smtp-conn-{uuid.uuid4().hex[:6]}")
-    proc.start()
-    proc.wait_ready(20)
-    yield smtp_url, mailbox
-    proc.stop()
+    with own_mail_server(tmp_root) as urls:
+        yield urls
 
 
 class Counting:
