@@ -184,20 +184,27 @@ class System:
             await asyncio.sleep(0.5)
         return found
 
-    async def throughput(self, http: aiohttp.ClientSession, n: int) -> dict[str, float]:
+    async def receive_many(self, http: aiohttp.ClientSession, n: int, inflight: int = CONCURRENCY,
+                           tag: str = "t") -> set[str]:
+        """`n` receptions with `inflight` in flight; returns their dossier codes (a refusal is an
+        error)."""
         codes: set[str] = set()
 
         async def receive(i: int) -> None:
-            body = _dossier(f"t{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
+            body = _dossier(f"{tag}{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
             status, answer = await _post_dossier(http, self.intake, body, self.officer)
             if status != 201:
                 raise RuntimeError(f"reception answered {status}: {answer}")
             codes.add(answer["code"])
 
+        await _bounded(n, inflight, receive)
+        return codes
+
+    async def throughput(self, http: aiohttp.ClientSession, n: int) -> dict[str, float]:
         since = datetime.now(UTC)
         cpu_before = self.cpu_by_process()
         started = time.perf_counter()
-        await _bounded(n, CONCURRENCY, receive)
+        codes = await self.receive_many(http, n)
         http_done = time.perf_counter() - started
         found = await self.wait_delivered(codes, since)
         chain_done = time.perf_counter() - started

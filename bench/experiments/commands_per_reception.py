@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import uuid
 from datetime import UTC, datetime
 
 import aiohttp
 
 from bench.experiments.stack_tools import run_on_stack
-from bench.harness import System, _bounded, _dossier, _post_dossier
+from bench.harness import System, _dossier, _post_dossier
 from services.launcher.stack import Stack
 
 DATABASES = ("motcua_intake", "motcua_notify", "motcua_payments", "motcua_postal", "motcua_scan", "motcua_portal")
@@ -43,16 +42,8 @@ async def run(stack: Stack, n: int, inflight: int) -> None:
             await db.command("profile", 0)
             await db["system.profile"].drop()
             await db.command("profile", 2)
-        codes: set[str] = set()
         since = datetime.now(UTC)
-
-        async def receive(i: int) -> None:
-            body = _dossier(f"p{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
-            status, answer = await _post_dossier(http, system.intake, body, system.officer)
-            assert status == 201, answer
-            codes.add(answer["code"])
-
-        await _bounded(n, inflight, receive)
+        codes = await system.receive_many(http, n, inflight, tag="p")
         found = await system.wait_delivered(codes, since)
         assert len(found) == n, f"{len(found)} of {n} delivered"
         await system.settle()

@@ -11,13 +11,12 @@ and inclusive time).
 from __future__ import annotations
 
 import argparse
-import uuid
 from datetime import UTC, datetime
 
 import aiohttp
 
 from bench.experiments.stack_tools import py_spy, run_on_stack, top_functions
-from bench.harness import CONCURRENCY, System, _bounded, _dossier, _post_dossier
+from bench.harness import System, _dossier, _post_dossier
 from services.launcher.stack import Stack
 
 
@@ -34,16 +33,8 @@ async def run(stack: Stack, service: str, n: int) -> None:
         await system.settle()
         async with py_spy(pid) as raw:
             cpu_before = system.cpu_by_process()
-            codes: set[str] = set()
             since = datetime.now(UTC)
-
-            async def receive(i: int) -> None:
-                body = _dossier(f"s{i}.{uuid.uuid4().hex[:6]}@bench.vn", "0912345678")
-                status, answer = await _post_dossier(http, system.intake, body, system.officer)
-                assert status == 201, answer
-                codes.add(answer["code"])
-
-            await _bounded(n, CONCURRENCY, receive)
+            codes = await system.receive_many(http, n, tag="s")
             found = await system.wait_delivered(codes, since)
             await system.settle()
             cpu = system.cpu_ms_per(cpu_before, n, "reception")

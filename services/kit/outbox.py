@@ -28,10 +28,14 @@ from services.kit.telemetry import attach_carrier, current_trace_carrier, detach
 log = logging.getLogger("motcua.outbox")
 
 OUTBOX_COLLECTION = "outbox"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def outbox_entry(event: Event) -> Document:
-    """The document stored for one event, with the trace context of the current request."""
+    """The document stored for one event, with the trace context of the current request.
+
+    `published_at` stays None: the relay deletes an entry once published (older versions set it
+    instead, and the relay clears such leftovers)."""
     return {
         "_id": event.event_id,
         "subject": event.type,
@@ -39,7 +43,6 @@ def outbox_entry(event: Event) -> Document:
         "trace": current_trace_carrier(),
         "created_at": datetime.now(UTC),
         "published_at": None,
-        "attempts": 0,
     }
 
 
@@ -84,6 +87,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.published = 0
+        self._leftovers_purged = False
 
     def wake(self) -> None:
         """Called after a commit so events go out at once rather than at the next poll."""
@@ -152,9 +156,12 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending entries in creation order; returns how many.
 
-        Entries are published one after the other (order per dossier matters) and marked
-        published with one update for the whole batch; a crash in between only means a
-        republish, which JetStream drops by `Nats-Msg-Id`.
+        Entries are published one after the other (order per dossier matters) and deleted with
+        one command for the whole batch; a crash in between only means a republish, which
+        JetStream drops by `Nats-Msg-Id`. Deleted, not marked: the stream keeps the event (30
+        days), and an outbox that kept every published entry grew with every reception and held
+        a copy of each applicant's contact details that no retention rule reached. A delete
+        also costs the embedded server less than an update, which rewrites every index entry.
         """
         self.passes += 1
         cursor = self.collection.find({"published_at": None}).sort("created_at", ASCENDING).limit(self.batch)
@@ -166,11 +173,20 @@ class OutboxRelay:
                 done.append(entry["_id"])
         finally:
             if done:
-                await self.collection.update_many(
-                    {"_id": {"$in": done}}, {"$set": {"published_at": datetime.now(UTC)}, "$inc": {"attempts": 1}}
-                )
+                await self.collection.delete_many({"_id": {"$in": done}})
                 self.published += len(done)
+        if not entries and not self._leftovers_purged:
+            await self._purge_published_leftovers()
         return len(entries)
+
+    async def _purge_published_leftovers(self) -> None:
+        """Entries an older version marked published instead of deleting: removed in chunks
+        while the relay is idle, until none is left."""
+        published = {"published_at": {"$gte": _EPOCH}}  # a range on the index, not a scan
+        leftovers = await self.collection.find(published, {"_id": 1}).limit(self.batch).to_list(length=self.batch)
+        if leftovers:
+            await self.collection.delete_many({"_id": {"$in": [d["_id"] for d in leftovers]}})
+        self._leftovers_purged = len(leftovers) < self.batch
 
     async def _publish_one(self, entry: Document) -> None:
         headers = {"Nats-Msg-Id": entry["_id"]}

@@ -20,7 +20,14 @@ from services.contracts.streams import DEAD_LETTER, DOSSIER, ConsumerSpec
 from services.kit.bus import BrokerPublisher, ConsumedMessage, durable_subscriber, make_broker
 from services.kit.idempotency import mark_processed
 from services.kit.mongo import Document, in_transaction
-from services.kit.outbox import OUTBOX_COLLECTION, OutboxRelay, Publisher, add_to_outbox, ensure_outbox_indexes
+from services.kit.outbox import (
+    OUTBOX_COLLECTION,
+    OutboxRelay,
+    Publisher,
+    add_to_outbox,
+    ensure_outbox_indexes,
+    outbox_entry,
+)
 from services.launcher.deadletters import list_dead_letters, replay_dead_letters
 from services.launcher.servers import Endpoints
 
@@ -103,10 +110,32 @@ async def test_relay_publishes_committed_events_once_even_after_a_crash(
 
     restarted = OutboxRelay(db, BrokerPublisher(broker))
     assert await restarted.publish_pending() == 1
-    entry = await db[OUTBOX_COLLECTION].find_one({"_id": event.event_id})
-    assert entry is not None and entry["published_at"] is not None
+    # published, so deleted: the stream keeps the event, the outbox no copy of it
+    assert await db[OUTBOX_COLLECTION].find_one({"_id": event.event_id}) is None
     # Published twice by the relay, stored once: Nats-Msg-Id = event_id is deduplicated.
     assert await _count_in_stream(nc, event.event_id) == 1
+    await broker.stop()
+
+
+async def test_entries_an_older_version_marked_published_are_cleared_when_the_relay_is_idle(
+    servers: Endpoints, db: AsyncDatabase[Document], nc: NatsClient
+) -> None:
+    broker = make_broker(servers.nats_url, service="test-relay-leftovers")
+    await broker.connect()
+    marked = [{**outbox_entry(_event(f"L-{i}-{uuid.uuid4().hex[:6]}")), "published_at": datetime.now(UTC)}
+              for i in range(5)]
+    await db[OUTBOX_COLLECTION].insert_many(marked)
+    pending = _event(f"P-{uuid.uuid4().hex[:8]}")
+    await add_to_outbox(db, [pending], session=None)
+    relay = OutboxRelay(db, BrokerPublisher(broker), batch=2)
+    assert await relay.publish_pending() == 1  # the pending one first; leftovers only when idle
+    assert await db[OUTBOX_COLLECTION].count_documents({}) == 5
+    while await relay.publish_pending() == 0 and await db[OUTBOX_COLLECTION].count_documents({}):
+        pass  # two leftovers per idle pass, then one more pass finds fewer than a batch
+    assert await db[OUTBOX_COLLECTION].count_documents({}) == 0
+    assert relay.published == 1
+    assert await _count_in_stream(nc, pending.event_id) == 1
+    assert [await _count_in_stream(nc, e["_id"]) for e in marked] == [0] * 5  # not published again
     await broker.stop()
 
 

@@ -6,9 +6,12 @@ import re
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.kit.http import http_telemetry, install_trace_header
-from services.kit.telemetry import setup_tracing
+from services.kit.telemetry import QueryRedactor, setup_tracing
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -74,18 +77,17 @@ async def test_one_server_span_per_request_named_after_the_route_and_none_for_pr
     assert span.attributes is not None and span.attributes["http.route"] == "/dossiers/{code}"
 
 
-async def test_query_string_values_never_reach_a_span() -> None:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from services.kit.telemetry import QueryRedactor
-
+def _redacted_app() -> tuple[FastAPI, InMemorySpanExporter]:
+    """An app traced as the services are, with the query redactor and an in-memory exporter."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(QueryRedactor())
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = FastAPI(telemetry={**http_telemetry(), "tracer_provider": provider})
+    return FastAPI(telemetry={**http_telemetry(), "tracer_provider": provider}), exporter
+
+
+async def test_query_string_values_never_reach_a_span() -> None:
+    app, exporter = _redacted_app()
 
     @app.get("/public/lookup")
     async def lookup(code: str, last4: str) -> dict[str, str]:
@@ -104,17 +106,7 @@ async def test_query_string_values_never_reach_a_span() -> None:
 async def test_every_query_value_is_redacted_whatever_its_form() -> None:
     """A percent-encoded value (a name searched for), a bare name and an empty value: the names
     stay as sent, no value reaches the span."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from services.kit.telemetry import QueryRedactor
-
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(QueryRedactor())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = FastAPI(telemetry={**http_telemetry(), "tracer_provider": provider})
+    app, exporter = _redacted_app()
 
     @app.get("/dossiers")
     async def search(q: str = "", all: str | None = None, page: str = "") -> dict[str, str]:
