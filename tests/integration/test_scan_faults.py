@@ -4,6 +4,7 @@ and an S3 outage — a real SeaweedFS process of this test's own, stopped and st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
@@ -103,6 +105,9 @@ async def test_unknown_dossiers_and_an_s3_outage(servers: Endpoints, own_s3: Own
         assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "unknown_component"
 
         # S3 goes down: a clear 503, nothing half-stored
+        published = await nc.jetstream().subscribe(
+            "document.>", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+        )  # every document event from here on: the retry's, and none of the failed upload
         await own_s3.stop()
         down = await _upload(client, code)
         assert down.status_code == 503, down.text
@@ -115,21 +120,21 @@ async def test_unknown_dossiers_and_an_s3_outage(servers: Endpoints, own_s3: Own
 
         # S3 is back: the same upload succeeds and the document can be downloaded
         await own_s3.start()
-        published = await nc.jetstream().subscribe(
-            "document.>", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
-        )
         retry = await _upload(client, code)
         assert retry.status_code == 201, retry.text
         url = (await client.post(f"/documents/{retry.json()['id']}/download-url", headers=OFFICER)).json()["url"]
         async with httpx.AsyncClient() as web:
             assert (await web.get(url)).content.startswith(b"%PDF-")
         assert (await client.get("/readyz")).status_code == 200
-        # its events went out (the relay deletes published outbox entries): read them from the stream
-        subjects: list[str] = []
-        while len(subjects) < 2:
-            msg = await published.next_msg(timeout=10)
-            if json.loads(msg.data)["payload"].get("dossier_code") == code:
-                subjects.append(msg.subject)
+        # the events went out (the relay deletes published outbox entries): read them from the stream
+        events: list[tuple[str, str]] = []
+        with contextlib.suppress(nats.errors.TimeoutError):
+            while True:  # until the stream has been quiet for a second
+                msg = await published.next_msg(timeout=1 if len(events) >= 2 else 10)
+                payload = json.loads(msg.data)["payload"]
+                if payload.get("dossier_code") == code:
+                    events.append((msg.subject, payload["document_id"]))
         await published.unsubscribe()
-        assert sorted(subjects) == ["document.component_digitised", "document.stored"]
+        assert sorted(events) == [
+            ("document.component_digitised", retry.json()["id"]), ("document.stored", retry.json()["id"])]
         assert await mongo_client[settings.mongo_db_name]["outbox"].count_documents({}) == 0
