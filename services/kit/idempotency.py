@@ -7,12 +7,17 @@ The marker lives in the consuming service's `processed_events` collection under 
   `AlreadyProcessed` — one command per event, for consumers on the reception's hot path;
 - `mark_processed`: looks first, so the caller's transaction can go on after a duplicate
   (to answer with what it reads) — two commands per event.
+
+A marker only has to outlive the redeliveries of its event, which the streams keep for 30 days;
+`purge_markers` removes older ones (the runtime calls it every hour), so the collection does not
+grow with every event a province ever handled.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -67,3 +72,20 @@ async def mark_processed(
     except DuplicateKeyError:
         return False
     return True
+
+
+async def ensure_marker_index(db: AsyncDatabase[Document]) -> None:
+    await db[PROCESSED_COLLECTION].create_index([("at", ASCENDING)])
+
+
+async def purge_markers(db: AsyncDatabase[Document], before: datetime, *, chunk: int = 1000) -> int:
+    """Delete the markers written before `before`, a chunk at a time; returns how many."""
+    removed = 0
+    while True:
+        old = await db[PROCESSED_COLLECTION].find({"at": {"$lt": before}}, {"_id": 1}).limit(chunk).to_list(chunk)
+        if not old:
+            return removed
+        result = await db[PROCESSED_COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in old]}})
+        removed += result.deleted_count
+        if len(old) < chunk:
+            return removed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -16,6 +17,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.kit.bus import BrokerPublisher, ensure_commune_sources, ensure_streams, make_broker
+from services.kit.idempotency import ensure_marker_index, purge_markers
 from services.kit.metrics import register_scrape_hook, unregister_scrape_hook
 from services.kit.mongo import Document, make_mongo_client, ping
 from services.kit.outbox import OutboxRelay, ensure_outbox_indexes
@@ -24,6 +26,8 @@ from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing
 
 log = logging.getLogger("motcua.runtime")
+
+MARKER_PURGE_INTERVAL_S = 3600.0
 
 
 class ServiceRuntime:
@@ -43,6 +47,7 @@ class ServiceRuntime:
         self.mongo: AsyncMongoClient[Document] | None = None
         self.relay: OutboxRelay | None = None
         self.store: ObjectStore | None = None
+        self._marker_purge: asyncio.Task[None] | None = None
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -58,6 +63,7 @@ class ServiceRuntime:
         self.mongo = make_mongo_client(self.settings.mongo_url, app_name=f"motcua-{self.name}")
         register_scrape_hook(self.refresh_metrics)
         await ensure_outbox_indexes(self.db)
+        await ensure_marker_index(self.db)
         if self.uses_s3:
             self.store = ObjectStore(
                 self.settings.s3_endpoint,
@@ -84,12 +90,34 @@ class ServiceRuntime:
                 idle_poll_max_s=self.settings.outbox_idle_poll_max_s,
             )
             self.relay.start()
+        self._marker_purge = asyncio.create_task(self._purge_markers_hourly(), name="marker-purge")
         log.info("%s runtime started", self.name)
+
+    async def purge_old_markers(self) -> int:
+        """Idempotency markers older than `processed_marker_days` (kit.idempotency)."""
+        before = datetime.now(UTC) - timedelta(days=self.settings.processed_marker_days)
+        removed = await purge_markers(self.db, before)
+        if removed:
+            log.info("removed %d idempotency markers written before %s", removed, before.date())
+        return removed
+
+    async def _purge_markers_hourly(self) -> None:
+        while True:
+            try:
+                await self.purge_old_markers()
+            except Exception as exc:  # the next hour tries again
+                log.warning("idempotency marker purge: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(MARKER_PURGE_INTERVAL_S)
 
     async def stop(self) -> None:
         """SIGTERM path: stop taking messages and let in-flight handlers finish, flush the
         outbox while the connection is still up, then close everything."""
         unregister_scrape_hook(self.refresh_metrics)
+        if self._marker_purge is not None:
+            self._marker_purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._marker_purge
+            self._marker_purge = None
         for subscriber in self.broker.subscribers:
             try:
                 await asyncio.wait_for(subscriber.stop(), timeout=5)

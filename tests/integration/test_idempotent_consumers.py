@@ -13,17 +13,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.repository import DossierRepository
-from services.kit.idempotency import PROCESSED_COLLECTION, AlreadyProcessed, claim_event
+from services.kit.idempotency import (
+    PROCESSED_COLLECTION,
+    AlreadyProcessed,
+    claim_event,
+    ensure_marker_index,
+    purge_markers,
+)
 from services.kit.mongo import Document, in_transaction
 from services.kit.query_shapes import CommandStartedListener
+from services.kit.runtime import ServiceRuntime
+from services.kit.settings import KitSettings
 from services.launcher.servers import Endpoints
 from services.payments.model.intent import Item, Payer, PaymentIntent
 from services.payments.repository import PaymentsRepository
+from tests.support import settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +126,41 @@ async def test_payments_opens_one_intent_per_received_event_without_looking_for_
     assert await repo.insert(intent(), [], processed=("payments-received", "recv-1")) is False
     assert await db["intents"].count_documents({"dossier_id": "d1"}) == 1
     assert commands.names == ["insert", "insert"]
+
+
+async def test_markers_older_than_the_retention_are_purged_in_chunks_and_newer_ones_kept(
+    db: AsyncDatabase[Document],
+) -> None:
+    await ensure_marker_index(db)
+    now = datetime.now(UTC)
+    old = [{"_id": f"c:old-{i}", "at": now - timedelta(days=121 + i)} for i in range(7)]
+    kept = [{"_id": f"c:new-{i}", "at": now - timedelta(days=i)} for i in range(3)]
+    await db[PROCESSED_COLLECTION].insert_many(old + kept)
+    assert await purge_markers(db, now - timedelta(days=120), chunk=3) == 7
+    assert sorted([d["_id"] async for d in db[PROCESSED_COLLECTION].find({})]) == sorted(d["_id"] for d in kept)
+    assert await purge_markers(db, now - timedelta(days=120)) == 0
+
+
+def test_a_marker_cannot_be_kept_for_less_than_the_streams_keep_events() -> None:
+    with pytest.raises(ValidationError):
+        KitSettings(processed_marker_days=10)
+    assert KitSettings().processed_marker_days > 30
+
+
+async def test_a_service_runtime_purges_the_markers_older_than_its_setting(
+    servers: Endpoints, mongo_client: AsyncMongoClient[Document]
+) -> None:
+    settings = settings_for(servers, KitSettings, service_name="tests-markers", processed_marker_days=45)
+    runtime = ServiceRuntime(settings, relay=False)
+    await runtime.start_clients()
+    try:
+        db = mongo_client[settings.mongo_db_name]
+        now = datetime.now(UTC)
+        await db[PROCESSED_COLLECTION].insert_many(
+            [{"_id": "c:46-days", "at": now - timedelta(days=46)}, {"_id": "c:44-days", "at": now - timedelta(days=44)}]
+        )
+        assert await runtime.purge_old_markers() == 1
+        assert [d["_id"] async for d in db[PROCESSED_COLLECTION].find({})] == ["c:44-days"]
+    finally:
+        await runtime.stop()
+        await mongo_client.drop_database(settings.mongo_db_name)
