@@ -46,6 +46,14 @@ async def intake(servers: Endpoints) -> AsyncIterator[tuple[httpx.AsyncClient, F
         yield client, app
 
 
+async def hold_relay(app: FastAPI) -> None:
+    """Stop the app's outbox relay without flushing: the relay deletes what it publishes, and
+    these tests count what a reception wrote to the outbox."""
+    relay = app.state.runtime.relay
+    assert relay is not None
+    await relay.stop(flush_timeout_s=0)
+
+
 def applicant(**over: Any) -> dict[str, Any]:
     return {
         "full_name": "Nguyễn Thị Hồng Nhung",
@@ -221,6 +229,7 @@ async def test_bad_input_is_refused_with_a_code_and_nothing_is_written(
     intake: tuple[httpx.AsyncClient, FastAPI], change: dict[str, Any], status: int, code: str
 ) -> None:
     client, app = intake
+    await hold_relay(app)
     app.state.intake.clock = FixedClock(datetime(2026, 1, 13, 9, 0, tzinfo=VN))
     req = certified_copy_request(**change)
     r = await client.post("/dossiers", json=req, headers=OFFICER)
@@ -318,6 +327,7 @@ async def test_a_reception_failing_half_way_leaves_no_dossier_and_no_event(
 ) -> None:
     """The dossier insert succeeds, then writing its event fails: the transaction rolls back."""
     client, app = intake
+    await hold_relay(app)
     app.state.intake.clock = FixedClock(datetime(2026, 1, 12, 9, 0, tzinfo=VN))
     import services.intake.repository as repository
 
@@ -343,6 +353,8 @@ async def test_two_intake_processes_number_one_office_without_repeats(servers: E
     second_app = create_app(settings)  # a second process: same database, same consumers
     day = FixedClock(datetime(2026, 1, 15, 9, 0, tzinfo=VN))
     async with running_app(first_app) as first, running_app(second_app) as second:
+        await hold_relay(first_app)
+        await hold_relay(second_app)
         first_app.state.intake.clock = second_app.state.intake.clock = day
         one = await first.post("/dossiers", json=birth_request(), headers=OFFICER)
         assert one.status_code == 201 and one.json()["code"].endswith("-260115-0001")
