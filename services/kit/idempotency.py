@@ -22,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kit.mongo import Document
+from services.kit.mongo import Document, delete_some
 
 PROCESSED_COLLECTION = "processed_events"
 
@@ -81,11 +81,8 @@ async def ensure_marker_index(db: AsyncDatabase[Document]) -> None:
 async def purge_markers(db: AsyncDatabase[Document], before: datetime, *, chunk: int = 1000) -> int:
     """Delete the markers written before `before`, a chunk at a time; returns how many."""
     removed = 0
-    while True:
-        old = await db[PROCESSED_COLLECTION].find({"at": {"$lt": before}}, {"_id": 1}).limit(chunk).to_list(chunk)
-        if not old:
-            return removed
-        result = await db[PROCESSED_COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in old]}})
-        removed += result.deleted_count
-        if len(old) < chunk:
-            return removed
+    while found := await delete_some(db[PROCESSED_COLLECTION], {"at": {"$lt": before}}, chunk):
+        removed += found
+        if found < chunk:
+            break
+    return removed

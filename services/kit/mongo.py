@@ -114,6 +114,15 @@ async def next_in_series(
     raise RuntimeError(f"could not take a number of series {key!r} in {attempts} attempts")
 
 
+async def delete_some(collection: AsyncCollection[Document], query: Document, limit: int) -> int:
+    """Delete at most `limit` documents matching `query` (one read of their ids, one delete by
+    `_id`), so a large purge never holds one long command; returns how many it found."""
+    found = await collection.find(query, {"_id": 1}).limit(limit).to_list(length=limit)
+    if found:
+        await collection.delete_many({"_id": {"$in": [d["_id"] for d in found]}})
+    return len(found)
+
+
 def matches(doc: Document, wanted: dict[str, Any]) -> bool:
     """Whether `doc` has every value of `wanted` (top-level fields): an exact value, where an
     array field matches when it contains it, as a MongoDB equality does; or `{"$in": [...]}`,

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import Event
 from services.contracts.streams import stream_for_subject
-from services.kit.mongo import Document
+from services.kit.mongo import Document, delete_some
 from services.kit.telemetry import attach_carrier, current_trace_carrier, detach
 
 log = logging.getLogger("motcua.outbox")
@@ -183,10 +183,7 @@ class OutboxRelay:
         """Entries an older version marked published instead of deleting: removed in chunks
         while the relay is idle, until none is left."""
         published = {"published_at": {"$gte": _EPOCH}}  # a range on the index, not a scan
-        leftovers = await self.collection.find(published, {"_id": 1}).limit(self.batch).to_list(length=self.batch)
-        if leftovers:
-            await self.collection.delete_many({"_id": {"$in": [d["_id"] for d in leftovers]}})
-        self._leftovers_purged = len(leftovers) < self.batch
+        self._leftovers_purged = await delete_some(self.collection, published, self.batch) < self.batch
 
     async def _publish_one(self, entry: Document) -> None:
         headers = {"Nats-Msg-Id": entry["_id"]}

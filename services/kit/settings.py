@@ -47,14 +47,14 @@ class KitSettings(BaseSettings):
     )
     retry_backoff_s: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0, 30.0, 45.0, 60.0)
     outbox_poll_s: float = 0.5
+    outbox_idle_poll_max_s: float = Field(
+        5.0, gt=0, description="An idle outbox relay polls less and less often, down to once per this many seconds"
+    )
     processed_marker_days: float = Field(
         120.0,
         gt=30,
         description="Days a consumed event's idempotency marker is kept: longer than the streams keep "
         "events (30 days), so no redelivery can outlive its marker",
-    )
-    outbox_idle_poll_max_s: float = Field(
-        5.0, gt=0, description="An idle outbox relay polls less and less often, down to once per this many seconds"
     )
 
     # Service URLs (the portal and the launcher use them)
