@@ -224,3 +224,29 @@ class DossierStepLate(Event):
 
     subject: ClassVar[str] = "dossier.step_late"
     payload: DossierStepLatePayload
+
+
+# ---- personal data (Decree 13/2023, art. 16) ------------------------------------------------
+#: What every service writes in place of an erased person's name.
+ANONYMISED_NAME = "[đã ẩn danh]"
+
+
+class DossierAnonymisedPayload(BaseModel):
+    """Which dossier lost its applicant's data; it carries none itself."""
+
+    dossier_id: str
+    dossier_code: str | None = Field(None, description="None for an online submission never received")
+    deletion_request_id: str = Field(description="The deletion request that decided it (intake's record)")
+    anonymised_at: datetime
+
+
+class DossierAnonymised(Event):
+    """A deletion request anonymised the dossier in intake (xoá dữ liệu cá nhân theo yêu cầu).
+
+    Every service that keeps its own copy of the applicant's data for this dossier — notify's
+    delivery records, payments' payer, postal's addresses and contacts — erases it on this event
+    and keeps what is not personal (amounts, statuses, times) for statistics and accounts.
+    """
+
+    subject: ClassVar[str] = "dossier.anonymised"
+    payload: DossierAnonymisedPayload

@@ -6,7 +6,8 @@ family (a provider outage while sending payment receipts) never holds back anoth
 - `dossier.>` (intake): the applicant's notices (received, supplement requested, late apology,
   result ready, returned, selected status changes), the postal worker's "processing ended"
   notice for postal-return dossiers, and notify's own small projection of open dossiers
-  (due_at / remind_at) that drives the officers' reminders;
+  (due_at / remind_at) that drives the officers' reminders; on `dossier.anonymised` it erases
+  the applicant's addresses and the messages' text from the dossier's delivery records;
 - `payment.>` (payments): the receipt notice on `payment.paid`;
 - `shipment.>` (postal): shipment status updates to the applicant, read generically (only the
   envelope and an applicant contact are required; unknown fields are ignored).

@@ -120,4 +120,12 @@ PAYMENTS_DOSSIER_RECEIVED = ConsumerSpec(
     workers=8,
 )
 
-PAYMENTS_CONSUMERS: tuple[ConsumerSpec, ...] = (PAYMENTS_DOSSIER_RECEIVED,)
+PAYMENTS_DOSSIER_ANONYMISED = ConsumerSpec(
+    durable="payments-dossier-anonymised",
+    stream=DOSSIER.name,
+    subjects=("dossier.anonymised",),
+    service="payments",
+    description="payments erases the payer's name and contacts from a dossier's payments after a deletion request",
+)
+
+PAYMENTS_CONSUMERS: tuple[ConsumerSpec, ...] = (PAYMENTS_DOSSIER_RECEIVED, PAYMENTS_DOSSIER_ANONYMISED)

@@ -286,4 +286,13 @@ POSTAL_DOSSIER_RECEIVED = ConsumerSpec(
     description="postal links intake's dossier code to its pickup orders and counter receptions",
 )
 
-POSTAL_CONSUMERS: tuple[ConsumerSpec, ...] = (POSTAL_RESULT_READY, POSTAL_DOSSIER_RECEIVED)
+POSTAL_DOSSIER_ANONYMISED = ConsumerSpec(
+    durable="postal-dossier-anonymised",
+    stream=DOSSIER.name,
+    subjects=("dossier.anonymised",),
+    service="postal",
+    description="postal erases names, addresses and contacts from a dossier's pickups and deliveries "
+    "after a deletion request",
+)
+
+POSTAL_CONSUMERS: tuple[ConsumerSpec, ...] = (POSTAL_RESULT_READY, POSTAL_DOSSIER_RECEIVED, POSTAL_DOSSIER_ANONYMISED)

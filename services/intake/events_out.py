@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from services.contracts.events import (
     ApplicantContact,
+    DossierAnonymised,
+    DossierAnonymisedPayload,
     DossierBecameLate,
     DossierLateApology,
     DossierLateApologyPayload,
@@ -38,6 +41,7 @@ PUBLISHED_EVENTS: list[type[Event]] = [
     DossierReturned,
     DossierBecameLate,
     DossierStepLate,
+    DossierAnonymised,
 ]
 
 
@@ -78,6 +82,16 @@ def status_changed(d: Dossier, change: StatusChange, ref: dict[str, Any]) -> Dos
             from_status=change.from_status.value if change.from_status else None,
             actor_role=change.role,
             note=change.note,
+        ),
+    )
+
+
+def anonymised(d: Dossier, deletion_request_id: str, at: datetime) -> DossierAnonymised:
+    """Tells the services that keep copies of the applicant's data for `d` to erase them."""
+    return DossierAnonymised(
+        **_envelope(d),
+        payload=DossierAnonymisedPayload(
+            dossier_id=d.id, dossier_code=d.code, deletion_request_id=deletion_request_id, anonymised_at=at
         ),
     )
 

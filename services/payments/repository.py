@@ -28,7 +28,7 @@ from services.kit.mongo import (
     next_in_series,
 )
 from services.kit.outbox import add_to_outbox
-from services.payments.model.intent import PaymentIntent
+from services.payments.model.intent import Payer, PaymentIntent
 from services.payments.model.receipt import make_receipt, receipt_year, series_key
 
 log = logging.getLogger("motcua.payments.repository")
@@ -119,6 +119,18 @@ class PaymentsRepository:
             if processed:  # a concurrent redelivery won the race
                 return False
             raise
+
+    async def anonymise_payers(self, dossier_id: str, at: datetime) -> int:
+        """Erase the payer of every intent of the dossier; amounts, receipts and history stay.
+
+        One command, idempotent (an erased intent no longer matches). The version moves on, so
+        a change read before it cannot write the payer back.
+        """
+        result = await self.intents.update_many(
+            {"dossier_id": dossier_id, "anonymised_at": None},
+            {"$set": {"payer": Payer.anonymised().model_dump(), "anonymised_at": at}, "$inc": {"version": 1}},
+        )
+        return result.modified_count
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         doc = await self.intents.find_one({"_id": intent_id})

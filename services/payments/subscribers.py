@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from faststream.nats import NatsRouter
 
-from services.contracts.events import DossierReceived
-from services.contracts.payments import PAYMENTS_DOSSIER_RECEIVED
+from services.contracts.events import DossierAnonymised, DossierReceived
+from services.contracts.payments import PAYMENTS_DOSSIER_ANONYMISED, PAYMENTS_DOSSIER_RECEIVED
 from services.kit.bus import durable_subscriber
 from services.payments.service import PaymentsService
 
@@ -19,5 +19,9 @@ def build_router(service: Callable[[], PaymentsService], *, max_deliver: int) ->
     @durable_subscriber(router, PAYMENTS_DOSSIER_RECEIVED, max_deliver=max_deliver)
     async def dossier_received(event: DossierReceived) -> None:
         await service().on_dossier_received(event)
+
+    @durable_subscriber(router, PAYMENTS_DOSSIER_ANONYMISED, max_deliver=max_deliver)
+    async def dossier_anonymised(event: DossierAnonymised) -> None:
+        await service().on_dossier_anonymised(event)
 
     return router

@@ -32,6 +32,7 @@ from services.kit.mongo import (
     next_in_series,
 )
 from services.kit.outbox import add_to_outbox
+from services.postal.model.common import STORED
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -68,7 +69,7 @@ def to_doc(model: BaseModel, id_field: str = "id") -> Document:
 def from_doc(cls: type[M], doc: Document, id_field: str = "id") -> M:
     data = dict(doc)
     data[id_field] = data.pop("_id")
-    return cls.model_validate(data)
+    return cls.model_validate(data, context=STORED)
 
 
 def _transient(exc: Exception) -> bool:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from faststream.nats import NatsRouter
 
-from services.contracts.events import DossierReceived, DossierResultReady
-from services.contracts.postal import POSTAL_DOSSIER_RECEIVED, POSTAL_RESULT_READY
+from services.contracts.events import DossierAnonymised, DossierReceived, DossierResultReady
+from services.contracts.postal import POSTAL_DOSSIER_ANONYMISED, POSTAL_DOSSIER_RECEIVED, POSTAL_RESULT_READY
 from services.contracts.streams import ConsumerSpec
 from services.kit.bus import durable_subscriber
 from services.postal.service import PostalService
@@ -31,5 +31,9 @@ def build_router(service: Callable[[], PostalService], *, max_deliver: int, dura
     @durable_subscriber(router, _named(POSTAL_DOSSIER_RECEIVED, durable_suffix), max_deliver=max_deliver)
     async def dossier_received(event: DossierReceived) -> None:
         await service().on_dossier_received(event)
+
+    @durable_subscriber(router, _named(POSTAL_DOSSIER_ANONYMISED, durable_suffix), max_deliver=max_deliver)
+    async def dossier_anonymised(event: DossierAnonymised) -> None:
+        await service().on_dossier_anonymised(event)
 
     return router

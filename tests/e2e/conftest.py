@@ -28,6 +28,7 @@ def stack(tmp_root: Path) -> Iterator[Stack]:
             "MOTCUA_AUTH_DEV_SECRET": TEST_AUTH_SECRET,
             "MOTCUA_OUTBOX_POLL_S": "0.2",
             "MOTCUA_RETRY_BACKOFF_S": "[0.2, 0.5, 1.0]",
+            "MOTCUA_DOSSIER_RETENTION_DAYS": "0",  # finished dossiers may be anonymised at once (deletion test)
             QUERY_LOG_VARIABLE: str(tmp_root / "stack-queries"),
         },
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
 
 from services.intake.app import IntakeSettings, create_app
 from services.kit.auth import Role
@@ -20,6 +21,7 @@ from tests.integration.test_intake_processing import (
     applicant,
     at,
     birth_request,
+    dossier_events,
     post_ok,
     receive,
     set_clock,
@@ -214,9 +216,10 @@ async def test_export_holds_the_persons_data_and_nothing_of_anyone_else(
 
 
 async def test_deletion_is_refused_while_state_processing_is_required_and_the_reason_recorded(
-    intake: tuple[httpx.AsyncClient, FastAPI],
+    intake: tuple[httpx.AsyncClient, FastAPI], nc: NatsClient
 ) -> None:
     client, app = intake
+    since = datetime.now(UTC)
     open_dossier = await receive(client, app, at(12, 9), birth_request())
     finished = await receive(client, app, at(12, 10), birth_request())
     await post_ok(client, f"/dossiers/{finished['id']}/withdraw", {"reason": "Người dân rút hồ sơ"}, RECEPTION)
@@ -254,6 +257,17 @@ async def test_deletion_is_refused_while_state_processing_is_required_and_the_re
     assert second["outcome"] == "partially_refused" and second["refusal_reasons"] == ["procedure_in_progress"]
     decisions = {v["dossier_id"]: v["decision"] for v in second["dossiers"]}
     assert decisions == {open_dossier["id"]: "retain", finished["id"]: "anonymise"}  # the registration is gone
+
+    # each anonymised dossier is announced once, so the other services erase their copies; the
+    # announcement itself names nobody
+    for dossier, request_id in ((online, first["id"]), (finished, second["id"])):
+        told = [e for e in await dossier_events(nc, dossier["id"], since, want=1) if e["type"] == "dossier.anonymised"]
+        assert len(told) == 1, told
+        assert told[0]["payload"]["deletion_request_id"] == request_id
+        assert told[0]["payload"]["dossier_code"] == dossier.get("code")
+        assert PERSON not in str(told) and "Nguyễn" not in str(told) and "applicant" not in told[0]["payload"]
+    kept = await dossier_events(nc, open_dossier["id"], since)
+    assert "dossier.anonymised" not in {e["type"] for e in kept} and kept  # its received event, only
     # only the open dossier left: refused outright, with the reason
     set_clock(app, at(12, 9) + timedelta(days=46))
     third = await post_ok(client, "/privacy/deletion-requests", request, RECEPTION)

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.contracts.events import ANONYMISED_NAME
 from services.intake.model.dossier import Dossier, DossierStatus
 from services.intake.model.identity import mask_citizen_id
 
@@ -378,7 +379,8 @@ def decide_deletion(
     verdicts = [dossier_verdict(d, rule, now) for d in dossiers]
     withdrawn = [s.purpose for s in consent_states(consents) if s.granted]
     erased = [
-        f"dossier {v.dossier_code or v.dossier_id}: applicant data and form data anonymised"
+        f"dossier {v.dossier_code or v.dossier_id}: applicant data and form data anonymised; "
+        "notify, payments and postal told to erase their copies (dossier.anonymised)"
         for v in verdicts
         if v.decision is Decision.ANONYMISE
     ]
@@ -399,9 +401,6 @@ def decide_deletion(
         erased=erased,
         consents_withdrawn=withdrawn,
     )
-
-
-ANONYMISED_NAME = "[đã ẩn danh]"
 
 
 def anonymised_applicant(kind: str) -> dict[str, Any]:

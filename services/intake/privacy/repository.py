@@ -15,12 +15,15 @@ from enum import Enum
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.contracts.events import Event
 from services.intake.model.dossier import Dossier
 from services.intake.model.privacy import AuditRecord, ConsentEvent, DeletionRequest, anonymised_applicant
 from services.intake.registry import REGISTRY_COLLECTION
-from services.kit.mongo import Document, find_union
+from services.kit.mongo import Document, find_union, in_transaction
+from services.kit.outbox import add_to_outbox
 
 AUDIT_COLLECTION = "audit_log"
 MAX_PERSON_DOSSIERS = 2000
@@ -99,6 +102,7 @@ class PrivacyRepository:
     """Consents, deletion requests, and one person's data across intake's collections."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
         self.consents = db["consents"]
         self.deletions = db["deletion_requests"]
         self.dossiers = db["dossiers"]
@@ -162,17 +166,24 @@ class PrivacyRepository:
             {"applicant.id_number": person, "unit_path": {"$ne": unit_code}, "handling.unit_path": {"$ne": unit_code}}
         )
 
-    async def anonymise(self, d: Dossier, at: datetime) -> bool:
+    async def anonymise(self, d: Dossier, at: datetime, events: list[Event]) -> bool:
         """Erase the applicant's data and the form data of one dossier (optimistic on its
-        version), and its applicant-registry line. False when the dossier changed meanwhile."""
-        result = await self.dossiers.update_one(
-            {"_id": d.id, "version": d.version, "anonymised_at": None},
-            {
-                "$set": {"applicant": anonymised_applicant(d.applicant.kind), "form_data": {}, "anonymised_at": at},
-                "$inc": {"version": 1},
-            },
-        )
-        if result.modified_count != 1:
-            return False
-        await self.registry.delete_one({"_id": d.id})
-        return True
+        version) and its applicant-registry line, and queue `events` (the other services erase
+        their copies on them), in one transaction. False when the dossier changed meanwhile."""
+
+        async def work(session: AsyncClientSession) -> bool:
+            result = await self.dossiers.update_one(
+                {"_id": d.id, "version": d.version, "anonymised_at": None},
+                {
+                    "$set": {"applicant": anonymised_applicant(d.applicant.kind), "form_data": {}, "anonymised_at": at},
+                    "$inc": {"version": 1},
+                },
+                session=session,
+            )
+            if result.modified_count != 1:
+                return False
+            await self.registry.delete_one({"_id": d.id}, session=session)
+            await add_to_outbox(self.db, events, session=session)
+            return True
+
+        return await in_transaction(self.db.client, work)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from services.intake.events_out import anonymised
 from services.intake.model.dossier import Dossier
 from services.intake.model.identity import mask_citizen_id
 from services.intake.model.privacy import (
@@ -315,8 +316,12 @@ class PrivacyService:
         )
         by_id = {d.id: d for d in dossiers}
         for verdict in request.dossiers:
-            if verdict.decision is Decision.ANONYMISE and not await self.repo.anonymise(by_id[verdict.dossier_id], now):
+            if verdict.decision is not Decision.ANONYMISE:
+                continue
+            dossier = by_id[verdict.dossier_id]
+            if not await self.repo.anonymise(dossier, now, [anonymised(dossier, request.id, now)]):
                 raise Conflict("A dossier changed while the request was decided; try again", code="concurrent_update")
+            self.intake.on_commit()  # the relay publishes dossier.anonymised now, not at its next poll
         withdrawals = [
             e
             for e in (

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.notify.model.common import Channel, DeliveryStatus
+from services.contracts.events import ANONYMISED_NAME
+from services.notify.model.common import RETRYABLE_STATUSES, Channel, DeliveryStatus, RecipientRole
 
 
 class OutcomeKind(StrEnum):
@@ -117,3 +119,36 @@ def after_receipt(
     return Transition(
         status=DeliveryStatus.PERMANENT_FAILURE, fall_back=True, error=f"receipt: {receipt.value.lower()}"
     )
+
+
+# ---- erasure (dossier.anonymised) ----------------------------------------------------------
+ERASED_DETAIL = "withdrawn: the applicant's data was erased on a deletion request"
+
+
+def erasure_of(record: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The fields that erase one delivery record of an anonymised dossier, and the history
+    entry to add (None when the record's status stays).
+
+    Every message loses its text (it may name the applicant, even one sent to an officer or a
+    postal worker); a message to the applicant also loses the address and the name, and its
+    key, which holds the address. What stays: channel, status, times, provider ids, history.
+    A delivery still waiting is withdrawn: there is nobody left to send it to.
+    """
+    fields: dict[str, Any] = {
+        "subject": None,
+        "body": "",
+        "params": {},
+        "alternates": {},
+        "anonymised_at": now,
+        "updated_at": now,
+    }
+    if record.get("role") == RecipientRole.APPLICANT.value:
+        fields |= {
+            "recipient": ANONYMISED_NAME,
+            "recipient_name": ANONYMISED_NAME,
+            "key": f"{record.get('event_id')}:{record.get('channel')}:erased:{record['_id']}",
+        }
+    if record.get("status") not in RETRYABLE_STATUSES:
+        return fields, None
+    fields |= {"status": DeliveryStatus.SKIPPED.value, "next_attempt_at": None}
+    return fields, {"at": now, "status": DeliveryStatus.SKIPPED.value, "detail": ERASED_DETAIL}

@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.kit.mongo import Document, find_then_filter, find_union, matches
 from services.notify.model.common import RETRYABLE_STATUSES
+from services.notify.model.delivery import erasure_of
 
 HISTORY_MAX = 30
 DUPLICATE_KEY = 11000
@@ -93,6 +94,25 @@ class DeliveryRepository:
             update["$inc"] = {"attempts": 1}
         result = await self.deliveries.update_one(query, update)
         return result.modified_count == 1
+
+    async def erase_dossier(self, dossier_code: str, now: datetime) -> int:
+        """Erase the personal data of every delivery record of the dossier (model.delivery.
+        erasure_of); returns how many were erased. Each write expects the status it read, so a
+        send finishing meanwhile is read again, not overwritten."""
+        erased = 0
+        for _ in range(5):
+            records = await self.deliveries.find(
+                {"dossier_code": dossier_code, "anonymised_at": None},
+                {"_id": 1, "role": 1, "status": 1, "event_id": 1, "channel": 1},
+            ).to_list(length=None)
+            if not records:
+                break
+            for record in records:
+                fields, history = erasure_of(record, now)
+                erased += await self.compare_and_set(
+                    record["_id"], expect_status=record["status"], set_fields=fields, history=history
+                )
+        return erased
 
     async def set_fields(self, delivery_id: str, fields: dict[str, Any]) -> None:
         await self.deliveries.update_one({"_id": delivery_id}, {"$set": fields})

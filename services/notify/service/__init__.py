@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.contracts.events import DossierReceived, Event
+from services.contracts.events import DossierAnonymised, DossierReceived, Event
 from services.contracts.payments import PaymentPaid
 from services.notify.model.reminders import project, repeats_reception
 from services.notify.model.routing import (
@@ -98,6 +98,9 @@ class NotifyService:
     async def handle(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
         """One bus message; returns the ids of the deliveries it caused (existing ones included)."""
         family = subject.split(".", 1)[0]
+        if subject == DossierAnonymised.subject:
+            await self.erase(DossierAnonymised.model_validate(body))
+            return []
         if family == "dossier":
             return await self._dossier_event(subject, body, trace_id)
         if subject == PaymentPaid.subject:
@@ -111,6 +114,13 @@ class NotifyService:
                 return []
             return await self._deliver(loose, shipment_notices(loose), trace_id)
         return []
+
+    async def erase(self, event: DossierAnonymised) -> int:
+        """A deletion request anonymised the dossier in intake: erase its delivery records."""
+        code = event.payload.dossier_code
+        erased = await self.dispatcher.deliveries.erase_dossier(code, self.clock()) if code else 0
+        log.info("dossier %s anonymised: %d delivery record(s) erased", code or event.payload.dossier_id, erased)
+        return erased
 
     async def _dossier_event(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
         cls = DOSSIER_EVENTS.get(subject)

@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.contracts.events import ANONYMISED_NAME
+
 
 class PaymentStatus(StrEnum):
     PENDING = "pending"  # chờ thanh toán
@@ -98,6 +100,11 @@ class Payer(BaseModel):
     email: str | None = None
     phone: str | None = None
 
+    @classmethod
+    def anonymised(cls) -> Payer:
+        """What is left of the payer after a deletion request (dossier.anonymised)."""
+        return cls(name=ANONYMISED_NAME)
+
 
 class Actor(BaseModel):
     """The officer (or `system:<provider>`) behind a change."""
@@ -176,6 +183,7 @@ class PaymentIntent(BaseModel):
     replaces: str | None = Field(None, description="The failed/expired intent this one reopens")
     source_event_id: str | None = None
     history: list[Transition] = Field(default_factory=list)
+    anonymised_at: datetime | None = Field(None, description="When a deletion request erased the payer")
     version: int = 0
 
     # ---- construction -------------------------------------------------------------------

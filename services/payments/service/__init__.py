@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.contracts.events import DossierReceived, Event
+from services.contracts.events import DossierAnonymised, DossierReceived, Event
 from services.contracts.payments import (
     PAYMENTS_DOSSIER_RECEIVED,
     PaymentCancelled,
@@ -82,6 +82,13 @@ class PaymentsService(CallbackUseCases, ReconciliationUseCases):
         self.wake()
         log.info("payment intent %s opened for dossier %s: %d VND", intent.ref, p.dossier_code, intent.amount)
         return intent
+
+    async def on_dossier_anonymised(self, event: DossierAnonymised) -> int:
+        """A deletion request anonymised the dossier in intake: erase its payers (Decree 13 art. 16)."""
+        erased = await self.repo.anonymise_payers(event.payload.dossier_id, self.clock())
+        log.info("dossier %s anonymised: payer erased from %d payment(s)",
+                 event.payload.dossier_code or event.payload.dossier_id, erased)
+        return erased
 
     async def create_intent(
         self, principal: Principal, *, dossier_id: str, dossier_code: str, payer: Payer, items: list[Item],

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 _PHONE = re.compile(r"^(0|\+84)(3|5|7|8|9)\d{8}$")  # DOMAIN §9 [check]
 _ID = re.compile(r"^(\d{12}|\d{9})$")
@@ -70,6 +70,12 @@ class Address(BaseModel):
         return ", ".join(p for p in parts if p)
 
 
+#: Validation context of records read back from the database (repository.from_doc): they may
+#: hold what a deletion request erased, which input never may (an empty contact phone).
+STORED: dict[str, bool] = {"stored": True}
+ERASED_PHONE = ""
+
+
 class Contact(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -79,7 +85,9 @@ class Contact(BaseModel):
 
     @field_validator("phone")
     @classmethod
-    def _phone(cls, value: str) -> str:
+    def _phone(cls, value: str, info: ValidationInfo) -> str:
+        if value == ERASED_PHONE and info.context == STORED:
+            return value
         return normalize_phone(value)
 
 

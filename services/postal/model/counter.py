@@ -82,6 +82,7 @@ class CounterReception(BaseModel):
     received_at: datetime
     supervision: Supervision | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+    anonymised_at: datetime | None = Field(None, description="When a deletion request erased the personal data")
     version: int = 0
 
     @classmethod

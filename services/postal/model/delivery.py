@@ -101,6 +101,7 @@ class Delivery(Tracked):
     history: list[HistoryEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
+    anonymised_at: datetime | None = Field(None, description="When a deletion request erased the personal data")
     version: int = 0
 
     @classmethod

@@ -127,6 +127,7 @@ class PickupOrder(Tracked):
     history: list[HistoryEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
+    anonymised_at: datetime | None = Field(None, description="When a deletion request erased the personal data")
     version: int = 0
 
     # ---- creation ------------------------------------------------------------------------

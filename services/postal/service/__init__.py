@@ -9,6 +9,7 @@ from typing import Any
 from services.postal.repository import PICKUPS
 from services.postal.service.base import PostalConfig, ServiceBase, actor_of, log
 from services.postal.service.counter import CounterReceptionRequest, CounterUseCases
+from services.postal.service.erasure import ErasureUseCases
 from services.postal.service.handovers import HandoverUseCases
 from services.postal.service.pickups import PickupRequest, PickupUseCases, SlipRequest
 from services.postal.service.webhooks import WebhookOutcome, WebhookUseCases
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-class PostalService(PickupUseCases, HandoverUseCases, WebhookUseCases, CounterUseCases):
+class PostalService(PickupUseCases, HandoverUseCases, WebhookUseCases, CounterUseCases, ErasureUseCases):
     async def sweep(self) -> dict[str, int]:
         """Retry every owed operator call: pickup orders not placed, delivery orders, re-deliveries, returns."""
         placed = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.contracts.events import ANONYMISED_NAME
 from services.notify.model.common import (
     DeliveryStatus,
     contact_key,
@@ -20,6 +21,7 @@ from services.notify.model.delivery import (
     SendOutcome,
     after_attempt,
     after_receipt,
+    erasure_of,
 )
 
 T0 = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
@@ -83,3 +85,21 @@ def test_contacts_are_normalised() -> None:
     assert contact_key(" An@Example.vn") == "an@example.vn" and contact_key("0912.345.678") == "84912345678"
     assert mask_contact("84987654321") == "8498*****21" and mask_contact("an@example.vn") == "a***@example.vn"
     assert format_vnd(1500000) == "1.500.000 đồng"
+
+
+def test_erasure_takes_the_applicants_address_and_every_text_and_withdraws_what_waits() -> None:
+    key = delivery_key("ev1", "sms", "84912777888")
+    sent = {"_id": delivery_id(key), "key": key, "event_id": "ev1", "channel": "sms", "role": "applicant",
+            "status": DeliveryStatus.DELIVERED.value}
+    fields, history = erasure_of(sent, T0)
+    assert fields["recipient"] == fields["recipient_name"] == ANONYMISED_NAME
+    assert "84912777888" not in fields["key"] and fields["key"].startswith("ev1:sms:erased:")
+    assert fields["body"] == "" and fields["subject"] is None and fields["params"] == fields["alternates"] == {}
+    assert history is None and "status" not in fields  # what happened stays as it was
+    assert fields["anonymised_at"] == T0
+
+    to_officer = {**sent, "role": "officer", "status": DeliveryStatus.SCHEDULED.value}
+    fields, history = erasure_of(to_officer, T0)
+    assert "recipient" not in fields and "key" not in fields and fields["body"] == ""  # the officer's own address
+    assert fields["status"] == DeliveryStatus.SKIPPED.value and fields["next_attempt_at"] is None
+    assert history is not None and history["status"] == DeliveryStatus.SKIPPED.value
