@@ -24,7 +24,15 @@ import uvicorn
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from services.contracts.events import ApplicantContact, DossierReceived, DossierReceivedPayload, DossierResultReady
+from services.contracts.events import (
+    ANONYMISED_NAME,
+    ApplicantContact,
+    DossierAnonymised,
+    DossierAnonymisedPayload,
+    DossierReceived,
+    DossierReceivedPayload,
+    DossierResultReady,
+)
 from services.contracts.events import DossierResultReadyPayload as ReadyPayload
 from services.contracts.streams import DOSSIER, SHIPMENT
 from services.kit.auth import Role
@@ -33,6 +41,7 @@ from services.launcher.ports import free_port
 from services.launcher.servers import Endpoints
 from services.postal.app import PostalSettings, create_app
 from services.postal.model.signatures import sign_body
+from services.postal.service.erasure import Erased
 from tests.support import auth, dossier_code, running_app, settings_for, simulator_process
 
 pytestmark = pytest.mark.integration
@@ -368,6 +377,49 @@ async def test_pickup_to_handover_publishes_the_reception_for_intake(env: Env, n
         stream=DOSSIER.name,
     )
     await _until(env, f"/pickups/{one['id']}", lambda p: p["dossier_code"] == code)
+
+
+async def test_a_deletion_request_erases_the_pickup_its_handover_line_and_the_delivery(
+    env: Env, nc: NatsClient
+) -> None:
+    one = await _collect(env)
+    neighbour = await _collect(env, phone="0912345678")
+    record = await _hand_over(env, [one["id"], neighbour["id"]])
+    code = _code()
+    await _result_ready(nc, one["dossier_id"], code)
+    delivery = await _delivery_for(env, code)
+    assert delivery["recipient"]["name"] == "Nguyễn Văn An"
+
+    event = DossierAnonymised(
+        unit_code=UNIT,
+        unit_path=PATH,
+        payload=DossierAnonymisedPayload(
+            dossier_id=one["dossier_id"], dossier_code=code, deletion_request_id="dr-1", anonymised_at=datetime.now(UTC)
+        ),
+    )
+    await nc.jetstream().publish(
+        event.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}, stream=DOSSIER.name
+    )
+    pickup = await _until(env, f"/pickups/{one['id']}", lambda p: p["applicant"]["full_name"] == ANONYMISED_NAME)
+    assert "0987654321" not in json.dumps(pickup) and "12 Trần Hưng Đạo" not in json.dumps(pickup)
+    assert pickup["form_data"] == {} and pickup["slip"]["sender_signature"]["name"] == ANONYMISED_NAME
+    assert pickup["pickup_address"]["commune"] == "Phường Mỹ Bình"  # the area stays
+    assert pickup["tracking_number"] == one["tracking_number"]
+    erased = await _until(env, f"/deliveries/{delivery['id']}", lambda d: d["recipient"]["name"] == ANONYMISED_NAME)
+    assert "0987654321" not in json.dumps(erased) and erased["tracking_number"] == delivery["tracking_number"]
+    lines = (await env.client.get(f"/handovers/{record['id']}", headers=OFFICER)).json()["items"]
+    assert [line["applicant_name"] for line in lines] == [ANONYMISED_NAME, "Nguyễn Văn An"]  # the neighbour's stays
+    pdf = await env.client.get(f"/handovers/{record['id']}/record.pdf", headers=OFFICER)
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    assert pdf.status_code == 200 and one["tracking_number"] in text and ANONYMISED_NAME in text
+    slip = await env.client.get(f"/pickups/{one['id']}/slip.pdf", headers=AGENT)
+    slip_text = pypdf.PdfReader(io.BytesIO(slip.content)).pages[0].extract_text()
+    assert slip.status_code == 200 and "0987654321" not in slip_text and "PHIẾU GỬI" in slip_text
+    # the neighbour on the same record keeps everything; the same event again changes nothing
+    assert (await env.client.get(f"/pickups/{neighbour['id']}", headers=OFFICER)).json()["applicant"]["full_name"] == (
+        "Nguyễn Văn An"
+    )
+    assert await env.app.state.postal.on_dossier_anonymised(event) == Erased()
 
 
 async def test_a_dossier_postal_never_saw_is_told_apart_without_a_transaction(env: Env) -> None:
