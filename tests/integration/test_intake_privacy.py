@@ -228,6 +228,14 @@ async def test_deletion_is_refused_while_state_processing_is_required_and_the_re
     await post_ok(client, f"/dossiers/{online['id']}/withdraw", {"reason": "Đăng ký nhầm"}, RECEPTION)
     await post_ok(client, "/privacy/consents", {"id_number": PERSON, "purpose": "notifications", "granted": True},
                   RECEPTION)
+    complaint = {"name": "Nguyễn Văn Ánh", "address": "12 Trần Hưng Đạo", "phone": "0987654321",
+                 "summary": "Hỏi vì sao hồ sơ bị rút", "content": "Tôi là Nguyễn Văn Ánh, số 0987654321",
+                 "dossier_code": finished["code"]}
+    answered = await post_ok(client, "/feedback", complaint, RECEPTION)
+    await post_ok(client, f"/feedback/{answered['id']}/answer", {"text": "Hồ sơ rút theo yêu cầu."}, SPECIALIST_LX)
+    still_open = await post_ok(client, "/feedback", complaint | {"summary": "Hỏi lại lần hai"}, RECEPTION)
+    await post_ok(client, "/counter/ratings", {"dossier_code": finished["code"], "level": "satisfied",
+                                               "comment": "Anh Ánh, 0987654321, hài lòng"}, RECEPTION)
 
     set_clock(app, at(20, 9))
     request = {"id_number": PERSON, "reason": "Tôi muốn xoá dữ liệu", "request_reference": "YC-002"}
@@ -257,6 +265,18 @@ async def test_deletion_is_refused_while_state_processing_is_required_and_the_re
     assert second["outcome"] == "partially_refused" and second["refusal_reasons"] == ["procedure_in_progress"]
     decisions = {v["dossier_id"]: v["decision"] for v in second["dossiers"]}
     assert decisions == {open_dossier["id"]: "retain", finished["id"]: "anonymise"}  # the registration is gone
+    # the answered feedback about it loses the complainant and their words, the rating its comment;
+    # the feedback still being answered keeps the contact it will be answered at
+    erased_feedback = await get_ok(client, f"/feedback/{answered['id']}", RECEPTION)
+    assert erased_feedback["name"] == "[đã ẩn danh]" and erased_feedback["anonymised_at"]
+    assert "0987654321" not in str(erased_feedback) and "Trần Hưng Đạo" not in str(erased_feedback)
+    assert erased_feedback["summary"] == "Hỏi vì sao hồ sơ bị rút" and erased_feedback["status"] == "answered"
+    kept_open = await get_ok(client, f"/feedback/{still_open['id']}", RECEPTION)
+    assert kept_open["phone"] == "0987654321" and kept_open["anonymised_at"] is None
+    rating = await app.state.runtime.db["ratings"].find_one({"dossier_id": finished["id"]})
+    assert rating is not None and rating["comment"] == "" and rating["level"] == "satisfied"
+    assert f"dossier {finished['code']}: complainant erased from 1 settled feedback" in second["erased"]
+    assert f"dossier {finished['code']}: rating comment erased" in second["erased"]
 
     # each anonymised dossier is announced once, so the other services erase their copies; the
     # announcement itself names nobody

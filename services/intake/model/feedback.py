@@ -103,6 +103,7 @@ class Feedback(BaseModel):
     answer: Answer | None = None
     published_at: datetime | None = None
     history: list[FeedbackEvent] = Field(default_factory=list)
+    anonymised_at: datetime | None = Field(None, description="When a deletion request erased the complainant")
     version: int = 1
 
     def to_document(self) -> dict[str, object]:

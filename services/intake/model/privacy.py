@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from services.contracts.events import ANONYMISED_NAME
 from services.intake.model.dossier import Dossier, DossierStatus
+from services.intake.model.feedback import FeedbackStatus
 from services.intake.model.identity import mask_citizen_id
 
 S = DossierStatus
@@ -401,6 +402,22 @@ def decide_deletion(
         erased=erased,
         consents_withdrawn=withdrawn,
     )
+
+
+#: Feedback whose handling is over. A deletion request erases the complainant from these when it
+#: anonymises the dossier they are about; feedback still being answered keeps its contact.
+SETTLED_FEEDBACK = tuple(s.value for s in (FeedbackStatus.ANSWERED, FeedbackStatus.PUBLISHED, FeedbackStatus.CLOSED))
+
+
+def erased_feedback(at: datetime) -> dict[str, Any]:
+    """What a deletion request changes in settled feedback about an anonymised dossier: the
+    complainant and their own words go; the officers' summary, the answer and the dates stay."""
+    return {"name": ANONYMISED_NAME, "address": "", "phone": "", "email": None, "content": "", "anonymised_at": at}
+
+
+def erased_rating(at: datetime) -> dict[str, Any]:
+    """A rating keeps its levels (the indicators count them); the free comment goes."""
+    return {"comment": "", "anonymised_at": at}
 
 
 def anonymised_applicant(kind: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ and the reads and anonymisation of one person's data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -20,7 +21,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import Event
 from services.intake.model.dossier import Dossier
-from services.intake.model.privacy import AuditRecord, ConsentEvent, DeletionRequest, anonymised_applicant
+from services.intake.model.privacy import (
+    SETTLED_FEEDBACK,
+    AuditRecord,
+    ConsentEvent,
+    DeletionRequest,
+    anonymised_applicant,
+    erased_feedback,
+    erased_rating,
+)
 from services.intake.registry import REGISTRY_COLLECTION
 from services.kit.mongo import Document, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
@@ -98,6 +107,14 @@ class AuditRepository:
         return records, len(docs) > limit
 
 
+@dataclass(frozen=True)
+class Anonymised:
+    """What else one dossier's anonymisation erased."""
+
+    feedback: int = 0
+    ratings: int = 0
+
+
 class PrivacyRepository:
     """Consents, deletion requests, and one person's data across intake's collections."""
 
@@ -111,6 +128,7 @@ class PrivacyRepository:
         self.ratings = db["ratings"]
 
     async def ensure_indexes(self) -> None:
+        await self.feedback.create_index("dossier_id", sparse=True)  # a deletion request's erasure
         await self.consents.create_index([("person", ASCENDING), ("at", ASCENDING)])
         await self.deletions.create_index([("person", ASCENDING), ("at", DESCENDING)])
         await self.deletions.create_index([("scope", ASCENDING), ("at", DESCENDING)])
@@ -166,12 +184,13 @@ class PrivacyRepository:
             {"applicant.id_number": person, "unit_path": {"$ne": unit_code}, "handling.unit_path": {"$ne": unit_code}}
         )
 
-    async def anonymise(self, d: Dossier, at: datetime, events: list[Event]) -> bool:
+    async def anonymise(self, d: Dossier, at: datetime, events: list[Event]) -> Anonymised | None:
         """Erase the applicant's data and the form data of one dossier (optimistic on its
-        version) and its applicant-registry line, and queue `events` (the other services erase
-        their copies on them), in one transaction. False when the dossier changed meanwhile."""
+        version), its applicant-registry line, the complainant of settled feedback about it and
+        the comment of its rating, and queue `events` (the other services erase their copies on
+        them), in one transaction. None when the dossier changed meanwhile."""
 
-        async def work(session: AsyncClientSession) -> bool:
+        async def work(session: AsyncClientSession) -> Anonymised | None:
             result = await self.dossiers.update_one(
                 {"_id": d.id, "version": d.version, "anonymised_at": None},
                 {
@@ -181,9 +200,17 @@ class PrivacyRepository:
                 session=session,
             )
             if result.modified_count != 1:
-                return False
+                return None
             await self.registry.delete_one({"_id": d.id}, session=session)
+            feedback = await self.feedback.update_many(
+                {"dossier_id": d.id, "status": {"$in": list(SETTLED_FEEDBACK)}, "anonymised_at": None},
+                {"$set": erased_feedback(at), "$inc": {"version": 1}},
+                session=session,
+            )
+            ratings = await self.ratings.update_many(
+                {"dossier_id": d.id, "anonymised_at": None}, {"$set": erased_rating(at)}, session=session
+            )
             await add_to_outbox(self.db, events, session=session)
-            return True
+            return Anonymised(feedback=feedback.modified_count, ratings=ratings.modified_count)
 
         return await in_transaction(self.db.client, work)

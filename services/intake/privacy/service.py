@@ -319,9 +319,15 @@ class PrivacyService:
             if verdict.decision is not Decision.ANONYMISE:
                 continue
             dossier = by_id[verdict.dossier_id]
-            if not await self.repo.anonymise(dossier, now, [anonymised(dossier, request.id, now)]):
+            done = await self.repo.anonymise(dossier, now, [anonymised(dossier, request.id, now)])
+            if done is None:
                 raise Conflict("A dossier changed while the request was decided; try again", code="concurrent_update")
             self.intake.on_commit()  # the relay publishes dossier.anonymised now, not at its next poll
+            label = dossier.code or dossier.id
+            if done.feedback:
+                request.erased.append(f"dossier {label}: complainant erased from {done.feedback} settled feedback")
+            if done.ratings:
+                request.erased.append(f"dossier {label}: rating comment erased")
         withdrawals = [
             e
             for e in (
