@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,19 @@ from services.kit.telemetry import setup_tracing
 log = logging.getLogger("motcua.runtime")
 
 MARKER_PURGE_INTERVAL_S = 3600.0
+
+
+async def every(interval_s: float, job: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `job` now and then every `interval_s` until cancelled; a failed run is logged and the
+    next one tries again (a housekeeping job must not die with one bad pass)."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: %s: %s", what, type(exc).__name__, exc)
+        await asyncio.sleep(interval_s)
 
 
 class ServiceRuntime:
@@ -90,7 +104,9 @@ class ServiceRuntime:
                 idle_poll_max_s=self.settings.outbox_idle_poll_max_s,
             )
             self.relay.start()
-        self._marker_purge = asyncio.create_task(self._purge_markers_hourly(), name="marker-purge")
+        self._marker_purge = asyncio.create_task(
+            every(MARKER_PURGE_INTERVAL_S, self.purge_old_markers, "idempotency marker purge"), name="marker-purge"
+        )
         log.info("%s runtime started", self.name)
 
     async def purge_old_markers(self) -> int:
@@ -101,13 +117,6 @@ class ServiceRuntime:
             log.info("removed %d idempotency markers written before %s", removed, before.date())
         return removed
 
-    async def _purge_markers_hourly(self) -> None:
-        while True:
-            try:
-                await self.purge_old_markers()
-            except Exception as exc:  # the next hour tries again
-                log.warning("idempotency marker purge: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(MARKER_PURGE_INTERVAL_S)
 
     async def stop(self) -> None:
         """SIGTERM path: stop taking messages and let in-flight handlers finish, flush the

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from services.kit.callbacks import install_callback_guard
 from services.kit.http import http_telemetry, install_auth, install_error_handlers, install_health, install_trace_header
 from services.kit.ratelimit import TokenBucket
-from services.kit.runtime import ServiceRuntime
+from services.kit.runtime import ServiceRuntime, every
 from services.notify.api import router
 from services.notify.board.wiring import install_board
 from services.notify.channels import BrandnameSmsAdapter, ChannelAdapter, SmtpAdapter, ZaloConfig, ZaloZnsAdapter
@@ -158,7 +158,13 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
         )
         app.state.notify = NotifyParts(service, templates, deliveries, preferences, contacts, keys)
         await runtime.start_bus()
-        tasks = [asyncio.create_task(dispatcher.run(settings.retry_poll_s), name="notify-retries")]
+        retention = timedelta(days=settings.notify_message_retention_days)
+        tasks = [
+            asyncio.create_task(dispatcher.run(settings.retry_poll_s), name="notify-retries"),
+            asyncio.create_task(
+                every(3600, lambda: service.erase_old_messages(retention), "message retention"), name="notify-retention"
+            ),
+        ]
         if settings.reminders_enabled:
             tasks.append(
                 asyncio.create_task(reminder_service.run(settings.reminder_interval_s), name="notify-reminders")

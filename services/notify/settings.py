@@ -58,6 +58,11 @@ class NotifySettings(KitSettings):
         "shared ones: an independent copy of notify on the same bus (staging, tests)",
     )
 
+    # Retention: how long a message keeps its address and text (data minimisation, Decree 13)
+    notify_message_retention_days: float = Field(
+        365.0, ge=30, description="Days a delivery record keeps the recipient's address and the message's text"
+    )
+
     # Schedulers
     retry_poll_s: float = 2.0
     reminders_enabled: bool = True

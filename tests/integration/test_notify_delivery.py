@@ -24,9 +24,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
+from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.contracts.events import (
+    ANONYMISED_NAME,
     ApplicantContact,
     DossierLateApology,
     DossierLateApologyPayload,
@@ -780,3 +782,46 @@ async def test_a_partly_redelivered_batch_inserts_the_new_records_and_returns_th
     assert await repository.insert_many([again, new]) == {"ev:email:a@x.vn": stored}
     assert await db["deliveries"].find_one({"_id": "d-zalo"}) == new
     assert await repository.insert_many([]) == {}
+
+
+async def test_messages_past_their_retention_lose_address_and_text_oldest_first_from_where_the_last_pass_stopped(
+    db: AsyncDatabase[Document],
+) -> None:
+    repository = DeliveryRepository(db)
+    await repository.ensure_indexes()
+    t0 = datetime(2025, 1, 1, 3, tzinfo=UTC)
+
+    def record(n: int, days: int, **extra: Any) -> Document:
+        key = f"ev{n}:email:an{n}@example.vn"
+        return {"_id": delivery_id(key), "key": key, "event_id": f"ev{n}", "channel": "email", "role": "applicant",
+                "recipient": f"an{n}@example.vn", "recipient_name": "Nguyễn Văn An", "body": "Kính gửi ông An",
+                "subject": "Hồ sơ", "params": {}, "alternates": {}, "status": "sent", "history": [],
+                "created_at": t0 + timedelta(days=days), **extra}
+
+    old = [record(n, n) for n in range(5)]
+    waiting = record(5, 5, status="scheduled", next_attempt_at=t0)
+    recent = record(6, 400)
+    await db["deliveries"].insert_many([*old, waiting, recent])
+    cutoff, now = t0 + timedelta(days=100), t0 + timedelta(days=465)
+
+    assert await repository.erase_created_before(cutoff, now, batch=2) == 6  # three full pages and a short one
+    for doc in await db["deliveries"].find({"created_at": {"$lt": cutoff}}).to_list(None):
+        assert doc["anonymised_at"] == now and doc["recipient"] == ANONYMISED_NAME and doc["body"] == ""
+        assert "example.vn" not in doc["key"] and doc["event_id"] and doc["channel"] == "email"
+    withdrawn = await db["deliveries"].find_one({"_id": waiting["_id"]})
+    assert withdrawn is not None and withdrawn["status"] == "skipped" and withdrawn["next_attempt_at"] is None
+    assert withdrawn["history"][-1]["status"] == "skipped"
+    kept = await db["deliveries"].find_one({"_id": recent["_id"]})
+    assert kept is not None and kept["recipient"] == "an6@example.vn" and kept["body"] == "Kính gửi ông An"
+    mark = await db["retention_marks"].find_one({"_id": "deliveries"})
+    assert mark is not None and mark["erased_until"] == waiting["created_at"]
+
+    # the next pass starts at the mark: a record before it is not read again (put one back to
+    # show it), and the recent one is erased once it is old enough
+    await db["deliveries"].update_one({"_id": old[0]["_id"]}, {"$set": {"anonymised_at": None}})
+    assert await repository.erase_created_before(cutoff, now) == 0
+    assert await repository.erase_created_before(t0 + timedelta(days=401), now) == 1
+    assert (await db["deliveries"].find_one({"_id": recent["_id"]}) or {})["recipient"] == ANONYMISED_NAME
+    assert (await db["deliveries"].find_one({"_id": old[0]["_id"]}) or {})["anonymised_at"] is None
+    with pytest.raises(ValidationError):  # a month at least: complaints about a notice come within weeks
+        NotifySettings(notify_message_retention_days=7)

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.kit.runtime import ServiceRuntime
+from services.kit.runtime import ServiceRuntime, every
 from services.kit.settings import KitSettings
 from services.notify.board.announce import Announcer
 from services.notify.board.api import router
@@ -93,7 +93,10 @@ def install_board(app: FastAPI, runtime: ServiceRuntime, settings: KitSettings) 
             dispatcher: PagerDispatcher = parts["dispatcher"]
             tasks = [
                 asyncio.create_task(dispatcher.run(bs.pager_poll_s), name="notify-pagers"),
-                asyncio.create_task(_prune_loop(board, bs.log_retention_days), name="notify-board-prune"),
+                asyncio.create_task(
+                    every(3600, lambda: board.prune(bs.log_retention_days), "board log prune"),
+                    name="notify-board-prune",
+                ),
             ]
             try:
                 yield state
@@ -151,12 +154,3 @@ async def _build(
     )
 
 
-async def _prune_loop(board: BoardService, retention_days: float) -> None:
-    while True:
-        try:
-            await board.prune(retention_days)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("board log prune: %s: %s", type(exc).__name__, exc)
-        await asyncio.sleep(3600)

@@ -9,7 +9,7 @@ or a scheduler and a redelivered event — never send the same attempt twice.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -22,11 +22,15 @@ from services.notify.model.delivery import erasure_of
 
 HISTORY_MAX = 30
 DUPLICATE_KEY = 11000
+#: Where the retention pass left off (`erase_created_before`): one small document.
+RETENTION_MARKS = "retention_marks"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DeliveryRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.deliveries = db["deliveries"]
+        self.marks = db[RETENTION_MARKS]
 
     async def ensure_indexes(self) -> None:
         await self.deliveries.create_index("dossier_code")
@@ -42,6 +46,7 @@ class DeliveryRepository:
             with contextlib.suppress(OperationFailure):
                 await self.deliveries.drop_index(unused)
         await self.deliveries.create_index([("provider", ASCENDING), ("provider_message_id", ASCENDING)], sparse=True)
+        await self.deliveries.create_index("created_at")  # the retention pass, oldest first
 
     async def insert(self, record: Document) -> Document | None:
         """Insert a new record; returns the existing one when the key was taken."""
@@ -113,6 +118,39 @@ class DeliveryRepository:
                     record["_id"], expect_status=record["status"], set_fields=fields, history=history
                 )
         return erased
+
+    async def erase_created_before(self, cutoff: datetime, now: datetime, *, batch: int = 500) -> int:
+        """Erase the personal data of the records created before `cutoff` (model.delivery.
+        erasure_of), oldest first; returns how many were erased.
+
+        Each pass starts where the last one left off (a mark in `retention_marks`): everything
+        before the mark is erased, so a pass reads what it erases, not the years done before. A
+        record whose status changed under the write stops the pass; the next one reads it again.
+        """
+        mark = await self.marks.find_one({"_id": "deliveries"})
+        since: datetime = mark["erased_until"] if mark else _EPOCH
+        erased = 0
+        while True:
+            records = await self.deliveries.find(
+                {"created_at": {"$gte": since, "$lt": cutoff}},
+                {"_id": 1, "role": 1, "status": 1, "event_id": 1, "channel": 1, "created_at": 1, "anonymised_at": 1},
+            ).sort("created_at", ASCENDING).limit(batch).to_list(length=batch)
+            done_until, interrupted = since, False
+            for record in records:
+                if record.get("anonymised_at") is None:
+                    fields, history = erasure_of(record, now)
+                    if not await self.compare_and_set(
+                        record["_id"], expect_status=record["status"], set_fields=fields, history=history
+                    ):
+                        interrupted = True
+                        break
+                    erased += 1
+                done_until = record["created_at"]
+            if done_until > since:
+                await self.marks.update_one({"_id": "deliveries"}, {"$max": {"erased_until": done_until}}, upsert=True)
+            if interrupted or len(records) < batch or done_until == since:
+                return erased
+            since = done_until
 
     async def set_fields(self, delivery_id: str, fields: dict[str, Any]) -> None:
         await self.deliveries.update_one({"_id": delivery_id}, {"$set": fields})

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -120,6 +120,15 @@ class NotifyService:
         code = event.payload.dossier_code
         erased = await self.dispatcher.deliveries.erase_dossier(code, self.clock()) if code else 0
         log.info("dossier %s anonymised: %d delivery record(s) erased", code or event.payload.dossier_id, erased)
+        return erased
+
+    async def erase_old_messages(self, retention: timedelta) -> int:
+        """Data minimisation: the messages' addresses and text go once they are `retention` old
+        (statuses, channels and times stay for the statistics)."""
+        now = self.clock()
+        erased = await self.dispatcher.deliveries.erase_created_before(now - retention, now)
+        if erased:
+            log.info("%d delivery record(s) older than %d days erased", erased, retention.days)
         return erased
 
     async def _dossier_event(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
