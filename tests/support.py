@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from services.launcher.servers import Endpoints, smtp_process
 TEST_AUTH_SECRET = "test-secret-not-for-production-0123456789"
 
 S = TypeVar("S", bound=KitSettings)
+T = TypeVar("T")
 
 
 _dossier_sequence = itertools.count(random.Random().randrange(1, 5000))
@@ -139,3 +140,14 @@ def own_mail_server(root: Path) -> Iterator[tuple[str, str]]:
         yield smtp_url, mailbox
     finally:
         proc.stop()
+
+
+def poll(fetch: Callable[[], T], done: Callable[[T], bool], limit_s: float = 30) -> T:
+    """`fetch()` again every 0.3 s until `done` holds or `limit_s` pass; the last value (the
+    caller asserts on it, so a timeout fails with what was seen)."""
+    deadline = time.monotonic() + limit_s
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        value = fetch()
+    return value

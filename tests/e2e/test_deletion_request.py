@@ -9,7 +9,6 @@ anonymises it in intake, and `dossier.anonymised` makes the three others erase t
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -18,7 +17,7 @@ import httpx
 from services.contracts.events import ANONYMISED_NAME
 from services.kit.auth import Role
 from services.launcher.stack import Stack
-from tests.support import auth
+from tests.support import auth, poll
 
 UNIT = "30307"
 OFFICER = auth(Role.RECEPTION_OFFICER, unit_code=UNIT, subject="mc-05", name="Lê Thị Thu")
@@ -26,14 +25,6 @@ LEADER = auth(Role.SIGNING_LEADER, unit_code=UNIT, subject="ld-03", name="Phạm
 CASHIER = auth(Role.CASHIER, unit_code=UNIT, name="Thu ngân")
 NAME, PHONE, STREET = "Võ Thị Hạnh", "0912777888", "45 Lý Thái Tổ"
 
-
-def _poll(fetch: Any, done: Any, limit_s: float = 30) -> Any:
-    deadline = time.monotonic() + limit_s
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        value = fetch()
-    return value
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -58,7 +49,7 @@ def test_a_deletion_request_erases_the_applicant_in_notify_payments_and_postal(s
         # the dossier, its fee paid on the gateway, its result going back by post
         dossier = _ok(http.post(f"{intake}/dossiers", json=body, headers=OFFICER))
         dossier_id, code = dossier["id"], dossier["code"]
-        intents = _poll(
+        intents = poll(
             lambda: http.get(f"{payments}/intents", params={"dossier_id": dossier_id}, headers=CASHIER).json(),
             lambda v: len(v) == 1,
         )
@@ -71,19 +62,19 @@ def test_a_deletion_request_erases_the_applicant_in_notify_payments_and_postal(s
             data={"tmn_code": "MOTCUA01", "txn_ref": checkout["ref"], "action": "pay", "ipn": "send"},
         )
         assert pay.status_code == 302, pay.text
-        paid = _poll(
+        paid = poll(
             lambda: http.get(f"{payments}/intents/{intents[0]['id']}", headers=CASHIER).json(),
             lambda v: v["status"] == "paid",
         )
         assert paid["status"] == "paid" and paid["payer"]["name"] == NAME
-        seen = _poll(
+        seen = poll(
             lambda: http.get(f"{intake}/dossiers/{dossier_id}", headers=OFFICER).json(),
             lambda v: v["status"] != "awaiting_payment",
         )
         assert seen["status"] == "processing", seen["status"]  # paid: its processing goes on
         _ok(http.post(f"{intake}/dossiers/{dossier_id}/resolve", json={"note": "Đã chứng thực"}, headers=LEADER))
         _ok(http.post(f"{intake}/dossiers/{dossier_id}/result-ready", json={}, headers=OFFICER))
-        deliveries = _poll(
+        deliveries = poll(
             lambda: http.get(f"{postal}/deliveries", params={"dossier_code": code}, headers=OFFICER).json(),
             lambda rows: len(rows) == 1,
         )
@@ -98,7 +89,7 @@ def test_a_deletion_request_erases_the_applicant_in_notify_payments_and_postal(s
         # the citizen came for it in person after all: the dossier is finished
         _ok(http.post(f"{intake}/dossiers/{dossier_id}/return", json={"via": "counter", "note": "Tự đến nhận"},
                       headers=OFFICER))
-        sent = _poll(
+        sent = poll(
             lambda: http.get(f"{notify}/deliveries", params={"dossier_code": code}, headers=OFFICER).json(),
             lambda rows: {"dossier.received", "payment.paid", "dossier.returned"}
             <= {r["event_type"] for r in rows if r["recipient"] == email},
@@ -112,14 +103,14 @@ def test_a_deletion_request_erases_the_applicant_in_notify_payments_and_postal(s
         assert [v["decision"] for v in decided["dossiers"]] == ["anonymise"]
         assert _ok(http.get(f"{intake}/dossiers/{dossier_id}", headers=OFFICER))["applicant"]["name"] == ANONYMISED_NAME
 
-        erased = _poll(
+        erased = poll(
             lambda: http.get(f"{payments}/intents/{intents[0]['id']}", headers=CASHIER).json(),
             lambda v: v["payer"]["name"] == ANONYMISED_NAME,
         )
         assert erased["payer"] == {"name": ANONYMISED_NAME, "email": None, "phone": None}
         assert erased["status"] == "paid" and erased["amount"] == 2000 and erased["receipt"]  # the accounts stay
 
-        shipped = _poll(
+        shipped = poll(
             lambda: http.get(f"{postal}/deliveries/{deliveries[0]['id']}", headers=OFFICER).json(),
             lambda v: v["recipient"]["name"] == ANONYMISED_NAME,
         )
@@ -127,7 +118,7 @@ def test_a_deletion_request_erases_the_applicant_in_notify_payments_and_postal(s
         assert shipped["contact"]["name"] == ANONYMISED_NAME and PHONE not in str(shipped) and email not in str(shipped)
         assert shipped["address"]["commune"] == "Phường Long Xuyên"  # the area stays, for the statistics
 
-        messages = _poll(
+        messages = poll(
             lambda: http.get(f"{notify}/deliveries", params={"dossier_code": code}, headers=OFFICER).json(),
             lambda rows: all(r.get("anonymised_at") for r in rows),
         )

@@ -3,27 +3,17 @@ signed IPN and intake's dossier shows the payment (issue 7's end-to-end check)."
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any
 
 import httpx
 
 from services.kit.auth import Role
 from services.launcher.stack import Stack
-from tests.support import auth
+from tests.support import auth, poll
 
 OFFICER = auth(Role.RECEPTION_OFFICER, unit_code="30307", name="Lê Thị Thu")
 CASHIER = auth(Role.CASHIER, unit_code="30307", name="Thu ngân")
 
-
-def _poll(fetch: Any, done: Any, limit_s: float = 30) -> Any:
-    deadline = time.monotonic() + limit_s
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        value = fetch()
-    return value
 
 
 def test_fee_paid_on_the_gateway_shows_on_the_dossier(stack: Stack) -> None:
@@ -43,7 +33,7 @@ def test_fee_paid_on_the_gateway_shows_on_the_dossier(stack: Stack) -> None:
     }
     with httpx.Client(timeout=10) as http:
         dossier = http.post(f"{intake}/dossiers", json=body, headers=OFFICER).json()
-        intents = _poll(
+        intents = poll(
             lambda: http.get(f"{payments}/intents", params={"dossier_id": dossier["id"]}, headers=CASHIER).json(),
             lambda v: len(v) == 1,
         )
@@ -60,12 +50,12 @@ def test_fee_paid_on_the_gateway_shows_on_the_dossier(stack: Stack) -> None:
             data={"tmn_code": "MOTCUA01", "txn_ref": checkout.json()["ref"], "action": "pay", "ipn": "send"},
         )
         assert paid.status_code == 302
-        intent = _poll(
+        intent = poll(
             lambda: http.get(f"{payments}/intents/{intents[0]['id']}", headers=CASHIER).json(),
             lambda v: v["status"] == "paid",
         )
         assert intent["status"] == "paid" and intent["channel"] == "vnpay"
-        seen = _poll(
+        seen = poll(
             lambda: http.get(f"{intake}/dossiers/{dossier['id']}", headers=OFFICER).json(),
             lambda v: (v.get("payment") or {}).get("status") == "paid",
         )

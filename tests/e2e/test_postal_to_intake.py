@@ -19,7 +19,7 @@ import httpx
 
 from services.kit.auth import Role
 from services.launcher.stack import Stack
-from tests.support import auth
+from tests.support import auth, poll
 
 UNIT, PATH, OFFICE = "30307", ["30307", "91"], "ttpvhcc-long-xuyen"
 AGENT = auth(Role.POSTAL_AGENT, unit_code=UNIT, subject="bd-07", name="Trần Văn Bưu")
@@ -30,14 +30,6 @@ UNIT_ADMIN = auth(Role.UNIT_ADMIN, unit_code=UNIT, subject="qt-01", name="Quản
 PROVINCE_ADMIN = auth(Role.PROVINCE_ADMIN, unit_code="91", subject="tinh-01", name="Quản trị tỉnh")
 COMPONENTS = ["to_khai", "giay_chung_sinh", "giay_to_tuy_than"]
 
-
-def _poll(fetch: Any, done: Any, limit_s: float = 30) -> Any:
-    deadline = time.monotonic() + limit_s
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        value = fetch()
-    return value
 
 
 def _pickup_body(email: str) -> dict[str, Any]:
@@ -107,7 +99,7 @@ def test_home_pickup_becomes_a_postal_reception_in_intake(stack: Stack) -> None:
         signed_at = datetime.fromisoformat(signed.json()["signed_at"])
 
     with httpx.Client(base_url=intake, timeout=15) as http:
-        dossier = _poll(lambda: http.get(f"/dossiers/{dossier_id}", headers=OFFICER), lambda r: r.status_code == 200)
+        dossier = poll(lambda: http.get(f"/dossiers/{dossier_id}", headers=OFFICER), lambda r: r.status_code == 200)
         assert dossier.status_code == 200, "intake received the postal dossier"
         d = dossier.json()
         assert d["channel"] == "postal" and d["status"] == "received" and d["code"]
@@ -117,7 +109,7 @@ def test_home_pickup_becomes_a_postal_reception_in_intake(stack: Stack) -> None:
         assert d["history"][0]["actor"] == "mc-03"
 
     with httpx.Client(base_url=postal, timeout=15) as http:  # postal links the code intake assigned
-        linked = _poll(
+        linked = poll(
             lambda: http.get(f"/pickups/{pickup_id}", headers=OFFICER).json(),
             lambda p: p.get("dossier_code") == d["code"],
         )
@@ -154,7 +146,7 @@ def test_a_postal_agents_counter_reception_becomes_a_counter_dossier_linked_back
         assert confirmed.status_code == 200, confirmed.text
 
     with httpx.Client(base_url=intake, timeout=15) as http:
-        dossier = _poll(
+        dossier = poll(
             lambda: http.get(f"/dossiers/{reception['dossier_id']}", headers=OFFICER), lambda r: r.status_code == 200
         )
         assert dossier.status_code == 200, "intake received the counter reception"
@@ -163,7 +155,7 @@ def test_a_postal_agents_counter_reception_becomes_a_counter_dossier_linked_back
         assert d["postal_reception_id"] == reception["id"]
 
     with httpx.Client(base_url=postal, timeout=15) as http:  # postal links the code intake assigned
-        linked = _poll(
+        linked = poll(
             lambda: http.get(f"/counter-receptions/{reception['id']}", headers=OFFICER).json(),
             lambda r: r.get("dossier_code") == d["code"],
         )
@@ -237,7 +229,7 @@ def test_one_dossier_from_home_pickup_to_home_delivery(stack: Stack) -> None:
 
         with httpx.Client(base_url=intake, timeout=15) as http:
             # 3. intake received it via postal at the signature; officers process it
-            found = _poll(lambda: http.get(f"/dossiers/{dossier_id}", headers=OFFICER), lambda r: r.status_code == 200)
+            found = poll(lambda: http.get(f"/dossiers/{dossier_id}", headers=OFFICER), lambda r: r.status_code == 200)
             assert found.status_code == 200, "intake received the postal dossier"
             d = found.json()
             code = d["code"]
@@ -251,7 +243,7 @@ def test_one_dossier_from_home_pickup_to_home_delivery(stack: Stack) -> None:
 
         with httpx.Client(base_url=postal, timeout=15) as http:
             # 4. postal opens the delivery to the address given at pickup and orders it from the operator
-            deliveries = _poll(
+            deliveries = poll(
                 lambda: http.get("/deliveries", headers=OFFICER, params={"dossier_code": code}).json(),
                 lambda rows: bool(rows) and rows[0]["shipment_status"] == "created",
             )
@@ -283,7 +275,7 @@ def test_one_dossier_from_home_pickup_to_home_delivery(stack: Stack) -> None:
 
     with httpx.Client(base_url=intake, timeout=15) as http:
         # 7. intake's timeline: received via postal, processed, result ready, the shipment, returned
-        t = _poll(
+        t = poll(
             lambda: http.get(f"/dossiers/{dossier_id}/timeline", headers=SPECIALIST).json(),
             lambda t: t.get("status") == "returned",
         )
@@ -340,7 +332,7 @@ def test_one_dossier_from_home_pickup_to_home_delivery(stack: Stack) -> None:
             return rows
 
         want = {("result_ready", "applicant"), ("postal_result_ready", "postal_worker")}
-        rows = _poll(notices, lambda rows: want <= {(r["template_key"], r["role"]) for r in rows})
+        rows = poll(notices, lambda rows: want <= {(r["template_key"], r["role"]) for r in rows})
         assert want <= {(r["template_key"], r["role"]) for r in rows}, [(r["template_key"], r["role"]) for r in rows]
         worker = next(r for r in rows if r["template_key"] == "postal_result_ready")
         assert worker["recipient"] == worker_email
