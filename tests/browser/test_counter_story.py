@@ -14,12 +14,14 @@ draws its charts and exports CSV with progress.
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
@@ -315,3 +317,68 @@ def test_security_basics(site: Site, contexts: Callable[..., BrowserContext]) ->
     token = next(c for c in context.cookies() if c["name"] == "motcua_token")
     assert token["httpOnly"] and token["sameSite"] == "Strict"
     tab.clean()
+
+
+def test_a_persons_data_requests_at_the_counter(
+    site: Site, contexts: Callable[..., BrowserContext], tmp_path: Path
+) -> None:
+    """Consents per purpose, the export file, a deletion request refused while the procedure is
+    open (with the reason), and the decision in the unit's list for the inspector."""
+    person = f"0892030{int(time.time() * 1000) % 10**5:05d}"
+    officer_token = site.token(Role.RECEPTION_OFFICER)
+    body = {
+        "office_id": OFFICE,
+        "procedure_code": PROCEDURE,
+        "applicant": {"full_name": "Đặng Thị Lan", "id_number": person, "phone": "0987111222"},
+        "components": [{"component_id": "ban_chinh"}],
+        "form_data": {"ten_giay_to": "Giấy khai sinh", "so_trang": 1, "so_ban": 1},
+    }
+    created = httpx.post(f"{site.urls['intake']}/dossiers", json=body,
+                         headers={"Authorization": f"Bearer {officer_token}"}, timeout=15)
+    assert created.status_code == 201, created.text
+    code = created.json()["code"]
+
+    officer = Tab(contexts(Role.RECEPTION_OFFICER, accept_downloads=True), "privacy")
+    page = officer.page
+    page.goto(f"{site.portal}/ho-so")
+    page.click("#nav-privacy")
+    page.fill("#id_number", "12345")  # the browser holds a short number back; the page says why if it gets one
+    expect(page.locator("#id_number")).to_have_js_property("validity.valid", False)
+    page.fill("#id_number", person)
+    page.click("#person-lookup")
+    expect(page.locator("#person-masked")).to_have_text(f"{person[:3]}*******{person[-2:]}")
+    expect(page.locator("#consent-survey")).to_contain_text("Chưa hỏi")
+    page.click("#consent-survey-toggle")
+    expect(page.locator("#privacy-notice")).to_contain_text("Khảo sát mức độ hài lòng — Đồng ý")
+    expect(page.locator("#consent-survey")).to_contain_text("Đồng ý")
+    officer.shot("14-privacy-consents")
+
+    page.fill("#export-reference", "YC-2026/015")
+    with page.expect_download() as download:
+        page.click("#export-submit")
+    name = download.value.suggested_filename
+    assert name.startswith("du-lieu-ca-nhan-") and name.endswith("-YC-2026-015.json") and person not in name
+    saved = tmp_path / "export.json"
+    download.value.save_as(saved)
+    export = json.loads(saved.read_text(encoding="utf-8"))
+    assert export["applicant"]["id_number"] == person and [d["code"] for d in export["dossiers"]] == [code]
+    assert [c["purpose"] for c in export["consents"]["current"] if c["granted"]] == ["survey"]
+
+    page.fill("#deletion-reason", "Không muốn cơ quan lưu thông tin")
+    page.click("#deletion-submit")  # not confirmed: the browser asks for the signed form first
+    expect(page.locator("#deletion-decision")).to_have_count(0)
+    page.check("#deletion-confirm")
+    page.click("#deletion-submit")
+    expect(page.locator("#decision-outcome")).to_have_text("Từ chối xoá")
+    expect(page.locator("#decision-dossiers")).to_contain_text(code)
+    expect(page.locator("#decision-dossiers")).to_contain_text("Thủ tục đang giải quyết")
+    expect(page.locator("#decision-consents")).to_contain_text("Khảo sát mức độ hài lòng")  # optional consents end
+    officer.shot("15-privacy-deletion-refused")
+    officer.clean()
+
+    inspector = Tab(contexts(Role.INSPECTOR), "privacy-inspector")
+    inspector.page.goto(f"{site.portal}/du-lieu-ca-nhan")
+    expect(inspector.page.locator("#person-form")).to_have_count(0)  # inspectors read, they do not act
+    expect(inspector.page.locator("#deletion-decisions")).to_contain_text("Từ chối xoá")
+    assert person not in inspector.page.content()
+    inspector.clean()

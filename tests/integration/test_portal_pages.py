@@ -84,6 +84,8 @@ async def test_public_pages_render_while_services_are_down(portal: httpx.AsyncCl
         ("/ho-so", Role.SPECIALIST),
         ("/ho-so/000.01.30.H01-261124-0001", Role.SPECIALIST),
         ("/thong-ke", Role.PROVINCE_ADMIN),
+        ("/du-lieu-ca-nhan", Role.RECEPTION_OFFICER),
+        ("/du-lieu-ca-nhan", Role.INSPECTOR),
     ],
 )
 async def test_staff_pages_render_while_services_are_down(portal: httpx.AsyncClient, path: str, role: Role) -> None:
@@ -98,6 +100,29 @@ async def test_pages_refuse_the_wrong_role(portal: httpx.AsyncClient) -> None:
     _login(portal, Role.CASHIER)
     r = await portal.get("/thong-ke")
     assert r.status_code == 403 and "Trang này dành cho" in r.text
+
+
+async def test_personal_data_requests_are_for_the_counter_and_administrators_and_check_the_number(
+    portal: httpx.AsyncClient,
+) -> None:
+    _login(portal, Role.CASHIER)
+    assert (await portal.get("/du-lieu-ca-nhan")).status_code == 403
+    _login(portal, Role.INSPECTOR)
+    page = await portal.get("/du-lieu-ca-nhan")
+    assert page.status_code == 200 and 'id="person-form"' not in page.text  # inspectors read decisions only
+    csrf = portal.cookies.get(CSRF_COOKIE)
+    inspector_try = await portal.post("/du-lieu-ca-nhan/xoa", data={"id_number": "089203004567", "csrf_token": csrf})
+    assert inspector_try.status_code == 403
+    _login(portal, Role.RECEPTION_OFFICER)
+    page = await portal.get("/du-lieu-ca-nhan")
+    assert 'id="person-form"' in page.text and 'id="nav-privacy"' in page.text
+    bad = await portal.post("/du-lieu-ca-nhan/tra-cuu", data={"id_number": "12 34", "csrf_token": csrf})
+    assert bad.status_code == 422 and "Số định danh không hợp lệ" in bad.text
+    unconfirmed = await portal.post("/du-lieu-ca-nhan/xoa", data={"id_number": "089203004567", "csrf_token": csrf})
+    assert unconfirmed.status_code == 422 and "đã ký đơn yêu cầu xoá" in unconfirmed.text
+    down = await portal.post("/du-lieu-ca-nhan/tra-cuu", data={"id_number": "089203004567", "csrf_token": csrf})
+    assert down.status_code == 503 and "privacy-error" in down.text  # intake is down: said, not a crash
+    assert "089203004567" not in str(down.url) and (await portal.get("/du-lieu-ca-nhan/xoa")).status_code == 303
 
 
 async def test_csrf_double_submit(portal: httpx.AsyncClient) -> None:

@@ -29,6 +29,8 @@ DESK_ROLES = frozenset({Role.RECEPTION_OFFICER})
 INBOX_ROLES = STAFF
 DASHBOARD_ROLES = frozenset({Role.UNIT_ADMIN, Role.PROVINCE_ADMIN, Role.INSPECTOR, Role.SIGNING_LEADER})
 QUEUE_STATS_ROLES = frozenset({Role.RECEPTION_OFFICER, Role.UNIT_ADMIN, Role.PROVINCE_ADMIN, Role.INSPECTOR})
+# consents, exports and deletion requests (reception officers, administrators) and their decisions (inspectors)
+PRIVACY_ROLES = frozenset({Role.RECEPTION_OFFICER, Role.UNIT_ADMIN, Role.PROVINCE_ADMIN, Role.INSPECTOR})
 
 
 # ---- formatting (Jinja filters) ------------------------------------------------------------
@@ -192,6 +194,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "desk": DESK_ROLES,
             "inbox": INBOX_ROLES,
             "dashboard": DASHBOARD_ROLES,
+            "privacy": PRIVACY_ROLES,
         },
     }
     response = TEMPLATES.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
