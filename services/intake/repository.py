@@ -38,12 +38,38 @@ class _Concurrent(Exception):
     """The dossier changed between read and write inside a consumer transaction."""
 
 
+NATIONAL_SYNC_COLLECTION = "national_sync"
+
+
+async def mark_for_national_sync(db: AsyncDatabase[Document], dossier: Document, session: AsyncClientSession) -> None:
+    """Mark a dossier (with a code) for the national portal's synchronisation, in the caller's
+    transaction: the portal then gets the dossier as it is now (model.national_portal)."""
+    now = datetime.now(UTC)
+    await db[NATIONAL_SYNC_COLLECTION].update_one(
+        {"_id": dossier["_id"]},
+        {
+            "$set": {
+                "pending": True,
+                "version": dossier.get("version", 1),
+                "code": dossier["code"],
+                "unit_path": dossier.get("unit_path", []),
+                "changed_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+            },
+            "$setOnInsert": {"first_pending_at": now},
+        },
+        upsert=True,
+        session=session,
+    )
+
+
 class DossierRepository:
     def __init__(self, client: AsyncMongoClient[Document], db: AsyncDatabase[Document]) -> None:
         self.client = client
         self.db = db
         self.dossiers = db["dossiers"]
-        self.national_sync = db["national_sync"]
+        self.national_sync = db[NATIONAL_SYNC_COLLECTION]
         # Set by the wiring when a national-portal endpoint is configured: every write of a
         # dossier with a code then marks it for synchronisation, in the same transaction.
         self.sync_enabled = False
@@ -124,24 +150,7 @@ class DossierRepository:
         if entry is not None and (previous is None or entry != registry_entry(previous)):
             await self.db[REGISTRY_COLLECTION].replace_one({"_id": entry["_id"]}, entry, upsert=True, session=session)
         if self.sync_enabled and dossier.get("code"):
-            now = datetime.now(UTC)
-            await self.national_sync.update_one(
-                {"_id": dossier["_id"]},
-                {
-                    "$set": {
-                        "pending": True,
-                        "version": dossier.get("version", 1),
-                        "code": dossier["code"],
-                        "unit_path": dossier.get("unit_path", []),
-                        "changed_at": now,
-                        "next_attempt_at": now,
-                        "attempts": 0,
-                    },
-                    "$setOnInsert": {"first_pending_at": now},
-                },
-                upsert=True,
-                session=session,
-            )
+            await mark_for_national_sync(self.db, dossier, session)
 
     async def replace_with_events(self, dossier: Document, expected_version: int, events: list[Event]) -> bool:
         """Optimistic update: False when someone else changed the dossier first."""

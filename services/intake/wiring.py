@@ -122,7 +122,7 @@ class IntakeProcessing:
             backoff_s=s.national_portal_backoff_s,
             status_overrides=s.national_portal_status_map,
         )
-        dossiers.sync_enabled = self.sync.enabled
+        dossiers.sync_enabled = privacy_repo.sync_enabled = self.sync.enabled
         for service in (registry, ratings, feedback_service, audit_repo, privacy_repo):
             await service.ensure_indexes()
         app.state.audit = audit

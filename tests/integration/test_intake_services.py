@@ -308,3 +308,32 @@ async def test_national_portal_sync_retries_and_shows_its_backlog(
 
         await eventually(drained)
         assert (await client.get("/national-portal/backlog", headers=RECEPTION)).status_code == 403
+
+
+async def test_an_anonymised_dossier_reaches_the_national_portal_anonymised(
+    servers: Endpoints, portal_sim: tuple[str, str]
+) -> None:
+    base, endpoint = portal_sim
+    app = _app(servers, national_portal_url=endpoint, national_portal_poll_s=0.2, national_portal_backoff_s=(0.2,),
+               dossier_retention_days=0.0)
+    async with running_app(app) as client, httpx.AsyncClient(base_url=base) as sim:
+        await sim.post("/_sim/fail", json={"count": 0})
+        d = await receive(client, app, at(12, 9), permit_request())
+        await post_ok(client, f"/dossiers/{d['id']}/withdraw", {"reason": "Người dân rút hồ sơ"}, RECEPTION)
+
+        async def pushed(check: Any) -> bool:
+            item = await sim.get(f"/_sim/dossiers/{d['code']}")
+            return item.status_code == 200 and bool(check(item.json()["body"]))
+
+        await eventually(lambda: pushed(lambda body: body["TrangThaiHoSo"] == "cancelled"))
+        before = (await sim.get(f"/_sim/dossiers/{d['code']}")).json()["body"]
+        assert before["MaDoiTuong"] and before["ChuHoSo"] != "[đã ẩn danh]"
+
+        set_clock(app, at(12, 10))
+        person = before["MaDoiTuong"]
+        decided = await post_ok(client, "/privacy/deletion-requests", {"id_number": person}, RECEPTION)
+        assert [v["decision"] for v in decided["dossiers"]] == ["anonymise"]
+        await eventually(lambda: pushed(lambda body: body["ChuHoSo"] == "[đã ẩn danh]"))
+        after = (await sim.get(f"/_sim/dossiers/{d['code']}")).json()["body"]
+        assert after["MaDoiTuong"] == "" and after["SoDienThoai"] == "" and after["Email"] == ""
+        assert person not in json.dumps(after) and after["TrangThaiHoSo"] == before["TrangThaiHoSo"]

@@ -31,6 +31,7 @@ from services.intake.model.privacy import (
     erased_rating,
 )
 from services.intake.registry import REGISTRY_COLLECTION
+from services.intake.repository import mark_for_national_sync
 from services.kit.mongo import Document, find_union, in_transaction
 from services.kit.outbox import add_to_outbox
 
@@ -120,6 +121,7 @@ class PrivacyRepository:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
+        self.sync_enabled = False  # as DossierRepository's: set by the wiring
         self.consents = db["consents"]
         self.deletions = db["deletion_requests"]
         self.dossiers = db["dossiers"]
@@ -202,6 +204,9 @@ class PrivacyRepository:
             if result.modified_count != 1:
                 return None
             await self.registry.delete_one({"_id": d.id}, session=session)
+            if self.sync_enabled and d.code:  # the national portal's copy follows
+                marker = {"_id": d.id, "version": d.version + 1, "code": d.code, "unit_path": d.unit_path}
+                await mark_for_national_sync(self.db, marker, session)
             feedback = await self.feedback.update_many(
                 {"dossier_id": d.id, "status": {"$in": list(SETTLED_FEEDBACK)}, "anonymised_at": None},
                 {"$set": erased_feedback(at), "$inc": {"version": 1}},
