@@ -94,13 +94,20 @@ def _gate(request: Request, roles: frozenset[Role]) -> Response | None:
     return None
 
 
-async def _person_form(request: Request) -> tuple[FormData, str, Response | None]:
-    """The posted form and its ID number, or the page again saying what is wrong with it."""
+async def _request_form(request: Request) -> tuple[FormData, str] | Response:
+    """A data officer's posted form and the person's ID number in it; or the answer instead
+    (the login page, a refusal, or the page again saying what is wrong with the number)."""
+    if refused := _gate(request, DATA_OFFICERS):
+        return refused
     form = await request.form()
     id_number = _id_number(form)
     if not ID_RE.match(id_number):
-        return form, id_number, await _page(request, 422, error=translator(request)("privacy.bad_id"))
-    return form, id_number, None
+        return await _page(request, 422, error=translator(request)("privacy.bad_id"))
+    return form, id_number
+
+
+async def _ask_intake(request: Request, path: str, body: dict[str, Any]) -> Reply:
+    return await clients_of(request).call("intake", "POST", path, token_of(request), json=body)
 
 
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False, response_model=None)
@@ -112,14 +119,11 @@ async def privacy_page(request: Request) -> Response:
 @router.post(f"{PAGE}/tra-cuu", response_class=HTMLResponse, include_in_schema=False, response_model=None)
 async def look_up(request: Request) -> Response:
     """The person's consents per purpose, with their history (intake records the read)."""
-    if refused := _gate(request, DATA_OFFICERS):
-        return refused
-    _, id_number, bad = await _person_form(request)
-    if bad is not None:
-        return bad
-    reply = await clients_of(request).call(
-        "intake", "POST", "/privacy/consents/lookup", token_of(request), json={"id_number": id_number}
-    )
+    asked = await _request_form(request)
+    if isinstance(asked, Response):
+        return asked
+    _, id_number = asked
+    reply = await _ask_intake(request, "/privacy/consents/lookup", {"id_number": id_number})
     if not reply.ok:
         return await _page(request, _status_of(reply), error=error_text(request, reply))
     return await _page(request, person=id_number, consents=reply.body)
@@ -128,23 +132,20 @@ async def look_up(request: Request) -> Response:
 @router.post(f"{PAGE}/dong-y", response_class=HTMLResponse, include_in_schema=False, response_model=None)
 async def record_consent(request: Request) -> Response:
     """The person grants or withdraws one purpose at the counter (or on a signed paper form)."""
-    if refused := _gate(request, DATA_OFFICERS):
-        return refused
-    form, id_number, bad = await _person_form(request)
-    if bad is not None:
-        return bad
+    asked = await _request_form(request)
+    if isinstance(asked, Response):
+        return asked
+    form, id_number = asked
     t = translator(request)
     purpose, granted = _text(form, "purpose", 40), _text(form, "granted", 5)
     channel = "paper" if _text(form, "channel", 10) == "paper" else "counter"
     if purpose not in PURPOSES or granted not in ("true", "false"):
         return await _page(request, 422, error=t("privacy.bad_choice"))
-    reply = await clients_of(request).call(
-        "intake",
-        "POST",
+    reply = await _ask_intake(
+        request,
         "/privacy/consents",
-        token_of(request),
-        json={"id_number": id_number, "purpose": purpose, "granted": granted == "true", "channel": channel,
-              "note": _text(form, "note", 500)},
+        {"id_number": id_number, "purpose": purpose, "granted": granted == "true", "channel": channel,
+         "note": _text(form, "note", 500)},
     )
     if not reply.ok:
         return await _page(request, _status_of(reply), error=error_text(request, reply))
@@ -156,16 +157,12 @@ async def record_consent(request: Request) -> Response:
 @router.post(f"{PAGE}/xuat", include_in_schema=False, response_model=None)
 async def export(request: Request) -> Response:
     """Everything intake holds about the person in the officer's units, as a JSON file to hand over."""
-    if refused := _gate(request, DATA_OFFICERS):
-        return refused
-    form, id_number, bad = await _person_form(request)
-    if bad is not None:
-        return bad
+    asked = await _request_form(request)
+    if isinstance(asked, Response):
+        return asked
+    form, id_number = asked
     reference = _text(form, "request_reference", 100)
-    reply = await clients_of(request).call(
-        "intake", "POST", "/privacy/exports", token_of(request),
-        json={"id_number": id_number, "request_reference": reference},
-    )
+    reply = await _ask_intake(request, "/privacy/exports", {"id_number": id_number, "request_reference": reference})
     if not reply.ok:
         return await _page(request, _status_of(reply), error=error_text(request, reply))
     # named by the day and the request's reference, never by the ID number: file names end up in
@@ -182,21 +179,18 @@ async def export(request: Request) -> Response:
 async def request_deletion(request: Request) -> Response:
     """The person's deletion request, recorded with intake's decision (refused where the law
     requires the data, anonymised otherwise)."""
-    if refused := _gate(request, DATA_OFFICERS):
-        return refused
-    form, id_number, bad = await _person_form(request)
-    if bad is not None:
-        return bad
+    asked = await _request_form(request)
+    if isinstance(asked, Response):
+        return asked
+    form, id_number = asked
     t = translator(request)
     if _text(form, "confirm", 5) != "yes":
         return await _page(request, 422, person=id_number, error=t("privacy.confirm_needed"))
-    reply = await clients_of(request).call(
-        "intake",
-        "POST",
+    reply = await _ask_intake(
+        request,
         "/privacy/deletion-requests",
-        token_of(request),
-        json={"id_number": id_number, "reason": _text(form, "reason", 2000),
-              "request_reference": _text(form, "request_reference", 100)},
+        {"id_number": id_number, "reason": _text(form, "reason", 2000),
+         "request_reference": _text(form, "request_reference", 100)},
     )
     if not reply.ok:
         return await _page(request, _status_of(reply), error=error_text(request, reply))
