@@ -250,3 +250,41 @@ class DossierAnonymised(Event):
 
     subject: ClassVar[str] = "dossier.anonymised"
     payload: DossierAnonymisedPayload
+
+
+class DossierErasedPayload(BaseModel):
+    """What one service erased for one anonymised dossier; no personal data."""
+
+    dossier_id: str
+    dossier_code: str | None = None
+    deletion_request_id: str
+    service: str = Field(description="notify | payments | postal")
+    records: int = Field(ge=0, description="Records that lost personal data now (0 when done before)")
+
+
+class DossierErased(Event):
+    """A service's confirmation that it erased its copies of an anonymised dossier's personal
+    data (on `dossier.anonymised`); intake shows them with the deletion request's decision.
+
+    Published as `privacy.erased.<service>` (`for_service`): each service may publish its own
+    subject only.
+    """
+
+    subject: ClassVar[str] = "privacy.erased"
+    payload: DossierErasedPayload
+
+    @classmethod
+    def for_service(cls, service: str, told: DossierAnonymised, records: int) -> DossierErased:
+        p = told.payload
+        return cls(
+            type=f"{cls.subject}.{service}",
+            unit_code=told.unit_code,
+            unit_path=list(told.unit_path),
+            payload=DossierErasedPayload(
+                dossier_id=p.dossier_id,
+                dossier_code=p.dossier_code,
+                deletion_request_id=p.deletion_request_id,
+                service=service,
+                records=records,
+            ),
+        )

@@ -4,13 +4,14 @@ Intake keeps, on each dossier, what the other services report: its payment statu
 dossier awaiting payment proceed once `payment.paid` arrives — at once for a No-appointment
 dossier), the digitisation of its components and result (`document.component_digitised`,
 `document.result_digitised`, national indicators), and its latest postal shipment status
-(`shipment.*`, read generically: the postal payloads are not fixed yet). Every consumer is
+(`shipment.*`, read generically: the postal payloads are not fixed yet), and the other
+services' confirmations that they erased an anonymised dossier's data. Every consumer is
 idempotent: the `event_id` is marked processed in the same transaction as the dossier update.
 """
 
 from __future__ import annotations
 
-from services.contracts.streams import DOCUMENT, PAYMENT, SHIPMENT, ConsumerSpec
+from services.contracts.streams import DOCUMENT, ERASURE, PAYMENT, SHIPMENT, ConsumerSpec
 
 INTAKE_PAYMENT_EVENTS = ConsumerSpec(
     durable="intake-payment-events",
@@ -45,9 +46,18 @@ INTAKE_SHIPMENT_EVENTS = ConsumerSpec(
     description="intake keeps the latest postal shipment status of each dossier",
 )
 
+INTAKE_ERASURES = ConsumerSpec(
+    durable="intake-erasures",
+    stream=ERASURE.name,
+    subjects=("privacy.erased.>",),
+    service="intake",
+    description="intake shows, with each deletion request's decision, which services confirmed the erasure",
+)
+
 INTAKE_CONSUMERS: tuple[ConsumerSpec, ...] = (
     INTAKE_PAYMENT_EVENTS,
     INTAKE_DOCUMENT_EVENTS,
     INTAKE_POSTAL_RECEPTIONS,
     INTAKE_SHIPMENT_EVENTS,
+    INTAKE_ERASURES,
 )

@@ -49,7 +49,17 @@ DEAD_LETTER = StreamSpec(
     max_age_days=90.0,
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (DOSSIER, QUEUE, DOCUMENT, PAYMENT, SHIPMENT, NOTIFICATION, DEAD_LETTER)
+ERASURE = StreamSpec(
+    "ERASURE",
+    ("privacy.>",),
+    "kit",
+    "Each service's confirmation that it erased a dossier's personal data (`privacy.erased.<service>`); "
+    "every service publishes its own subject only",
+)
+
+ALL_STREAMS: tuple[StreamSpec, ...] = (
+    DOSSIER, QUEUE, DOCUMENT, PAYMENT, SHIPMENT, NOTIFICATION, ERASURE, DEAD_LETTER
+)
 
 NOTIFY_DOSSIER_RECEIVED = ConsumerSpec(
     durable="notify-dossier-received",

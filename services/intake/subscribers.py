@@ -12,8 +12,10 @@ from typing import Any
 
 from faststream.nats import NatsRouter
 
+from services.contracts.events import DossierErased
 from services.contracts.intake_consumers import (
     INTAKE_DOCUMENT_EVENTS,
+    INTAKE_ERASURES,
     INTAKE_PAYMENT_EVENTS,
     INTAKE_POSTAL_RECEPTIONS,
     INTAKE_SHIPMENT_EVENTS,
@@ -21,6 +23,7 @@ from services.contracts.intake_consumers import (
 from services.contracts.streams import ConsumerSpec
 from services.intake.inbound import InboundEvents
 from services.intake.postal_inbound import receive_from_postal
+from services.intake.privacy.service import PrivacyService
 from services.intake.service import IntakeService
 from services.kit.bus import durable_subscriber
 
@@ -35,6 +38,7 @@ def build_router(
     max_deliver: int,
     durable_suffix: str = "",
     intake: Callable[[], IntakeService] | None = None,
+    privacy: Callable[[], PrivacyService] | None = None,
 ) -> NatsRouter:
     """Subscribers resolve the handlers when a message arrives (they are built in the lifespan)."""
     router = NatsRouter()
@@ -61,5 +65,12 @@ def build_router(
         @durable_subscriber(router, postal, max_deliver=max_deliver, new_only=bool(durable_suffix))
         async def postal_receptions(body: dict[str, Any]) -> None:
             await receive_from_postal(service(), body)
+
+    if privacy is not None:
+        erasures, privacy_service = _named(INTAKE_ERASURES, durable_suffix), privacy
+
+        @durable_subscriber(router, erasures, max_deliver=max_deliver, new_only=bool(durable_suffix))
+        async def erasure_confirmations(event: DossierErased) -> None:
+            await privacy_service().on_erased(event)
 
     return router

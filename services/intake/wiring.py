@@ -79,12 +79,14 @@ class IntakeProcessing:
         self._late_task: asyncio.Task[None] | None = None
         self.intake: IntakeService | None = None
         self.processing: ProcessingService | None = None
+        self.privacy: PrivacyService | None = None
         runtime.broker.include_router(
             build_router(
                 self._inbound,
                 max_deliver=settings.max_deliver,
                 durable_suffix=settings.durable_suffix,
                 intake=self._intake,
+                privacy=self._privacy,
             )
         )
         document_publishers(runtime.broker, PUBLISHED_EVENTS)
@@ -92,6 +94,10 @@ class IntakeProcessing:
     def _intake(self) -> IntakeService:
         assert self.intake is not None, "intake processing not started"
         return self.intake
+
+    def _privacy(self) -> PrivacyService:
+        assert self.privacy is not None, "intake processing not started"
+        return self.privacy
 
     def _inbound(self) -> InboundEvents:
         assert self.inbound is not None, "intake processing not started"
@@ -126,7 +132,7 @@ class IntakeProcessing:
         for service in (registry, ratings, feedback_service, audit_repo, privacy_repo):
             await service.ensure_indexes()
         app.state.audit = audit
-        app.state.privacy = PrivacyService(
+        app.state.privacy = self.privacy = PrivacyService(
             privacy_repo,
             audit,
             intake,

@@ -25,6 +25,7 @@ from nats.js.api import DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageTy
 from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
+from services.contracts.events import DossierErased
 from services.contracts.streams import ALL_STREAMS, DEAD_LETTER, ConsumerSpec, StreamSpec
 from services.kit.outbox import Publisher
 
@@ -228,6 +229,16 @@ def document_publishers(broker: NatsBroker, events: list[type[Any]]) -> None:
             title=f"{event.subject}:{event.__name__}",
             description=(event.__doc__ or "").strip().splitlines()[0] if event.__doc__ else None,
         )
+
+
+def document_erasure_confirmations(broker: NatsBroker, service: str) -> None:
+    """Declare the service's `privacy.erased.<service>` confirmations so AsyncAPI lists them."""
+    broker.publisher(
+        f"{DossierErased.subject}.{service}",
+        schema=DossierErased,
+        title=f"{DossierErased.subject}.{service}:{DossierErased.__name__}",
+        description=(DossierErased.__doc__ or "").strip().splitlines()[0],
+    )
 
 
 def commune_stream_name(stream: str, domain: str) -> str:

@@ -6,8 +6,9 @@ Kubernetes and the province cluster include it next to their own configuration.
 
 What each service may do (all users share one account, so they share the streams):
 
-- publish the subjects of the streams it owns (StreamSpec.owner) and `deadletter.>` (every
-  consumer dead-letters through the kit);
+- publish the subjects of the streams it owns (StreamSpec.owner), `deadletter.>` (every
+  consumer dead-letters through the kit) and `privacy.erased.<service>` (its own confirmations
+  of erasures, on the shared ERASURE stream);
 - JetStream API: stream INFO/CREATE/UPDATE of the bus streams (every service ensures every
   stream at start-up, so start order does not matter), and for each of its durable consumers
   (ConsumerSpec.service) consumer CREATE/INFO/MSG.NEXT on that stream and durable, and the
@@ -86,6 +87,7 @@ def permissions(service: str, *, commune_domains: Iterable[str] = ()) -> Permiss
         if stream.owner == service:
             publish += list(stream.subjects)
     publish += list(DEAD_LETTER.subjects)
+    publish.append(f"privacy.erased.{service}")  # its confirmations on ERASURE (contracts.events.DossierErased)
     publish.append(f"{JS}.INFO")
     for stream in ALL_STREAMS:
         publish += [f"{JS}.STREAM.INFO.{stream.name}", f"{JS}.STREAM.CREATE.{stream.name}",

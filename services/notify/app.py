@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 
+from services.kit.bus import document_erasure_confirmations
 from services.kit.callbacks import install_callback_guard
 from services.kit.http import http_telemetry, install_auth, install_error_handlers, install_health, install_trace_header
 from services.kit.ratelimit import TokenBucket
@@ -112,6 +113,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             lambda: holder["service"], max_deliver=settings.max_deliver, consumer_suffix=settings.bus_consumer_suffix
         )
     )
+    document_erasure_confirmations(runtime.broker, "notify")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,6 +151,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             reminder_service,
             clock=now,
             notify_statuses=frozenset(settings.notify_statuses),
+            wake=lambda: runtime.relay.wake() if runtime.relay else None,
         )
         holder["service"] = service
         keys = ReceiptKeys(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr
 
 from services.contracts.payments import PAYMENT_EVENTS
-from services.kit.bus import document_publishers
+from services.kit.bus import document_erasure_confirmations, document_publishers
 from services.kit.callbacks import install_callback_guard
 from services.kit.http import (
     error_body,
@@ -102,6 +102,7 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     holder: dict[str, PaymentsService] = {}
     runtime.broker.include_router(build_router(lambda: holder["service"], max_deliver=settings.max_deliver))
     document_publishers(runtime.broker, list(PAYMENT_EVENTS))
+    document_erasure_confirmations(runtime.broker, "payments")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

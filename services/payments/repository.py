@@ -120,17 +120,24 @@ class PaymentsRepository:
                 return False
             raise
 
-    async def anonymise_payers(self, dossier_id: str, at: datetime) -> int:
-        """Erase the payer of every intent of the dossier; amounts, receipts and history stay.
+    async def anonymise_payers(self, dossier_id: str, at: datetime, confirm: Callable[[int], Event]) -> int:
+        """Erase the payer of every intent of the dossier, and queue the confirmation `confirm`
+        builds from the count, in one transaction; amounts, receipts and history stay.
 
-        One command, idempotent (an erased intent no longer matches). The version moves on, so
-        a change read before it cannot write the payer back.
+        Idempotent: an erased intent no longer matches (a repeat confirms 0). The version moves
+        on, so a change read before it cannot write the payer back.
         """
-        result = await self.intents.update_many(
-            {"dossier_id": dossier_id, "anonymised_at": None},
-            {"$set": {"payer": Payer.anonymised().model_dump(), "anonymised_at": at}, "$inc": {"version": 1}},
-        )
-        return result.modified_count
+
+        async def work(session: AsyncClientSession) -> int:
+            result = await self.intents.update_many(
+                {"dossier_id": dossier_id, "anonymised_at": None},
+                {"$set": {"payer": Payer.anonymised().model_dump(), "anonymised_at": at}, "$inc": {"version": 1}},
+                session=session,
+            )
+            await add_to_outbox(self.db, [confirm(result.modified_count)], session=session)
+            return result.modified_count
+
+        return await in_transaction(self.client, work)
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         doc = await self.intents.find_one({"_id": intent_id})

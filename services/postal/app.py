@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr
 from pymongo.errors import DuplicateKeyError
 
 from services.contracts.postal import POSTAL_EVENTS
-from services.kit.bus import document_publishers
+from services.kit.bus import document_erasure_confirmations, document_publishers
 from services.kit.callbacks import install_callback_guard
 from services.kit.http import (
     error_body,
@@ -108,6 +108,7 @@ def create_app(settings: PostalSettings | None = None) -> FastAPI:
         )
     )
     document_publishers(runtime.broker, list(POSTAL_EVENTS))
+    document_erasure_confirmations(runtime.broker, "postal")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

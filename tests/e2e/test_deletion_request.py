@@ -4,7 +4,8 @@ One dossier on the launcher's stack leaves copies of its applicant in four servi
 (the dossier), notify (the messages it sent), payments (the payer of the fee paid on the
 gateway) and postal (the address and contact the result goes back to). Once the dossier is
 finished and past its retention period (0 days on the test stack), a deletion request
-anonymises it in intake, and `dossier.anonymised` makes the three others erase theirs.
+anonymises it in intake, `dossier.anonymised` makes the three others erase theirs, and each
+one's confirmation (`privacy.erased.<service>`) shows with the decision.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ UNIT = "30307"
 OFFICER = auth(Role.RECEPTION_OFFICER, unit_code=UNIT, subject="mc-05", name="Lê Thị Thu")
 LEADER = auth(Role.SIGNING_LEADER, unit_code=UNIT, subject="ld-03", name="Phạm Minh Châu")
 CASHIER = auth(Role.CASHIER, unit_code=UNIT, name="Thu ngân")
+UNIT_ADMIN = auth(Role.UNIT_ADMIN, unit_code=UNIT, name="Quản trị phường")
 NAME, PHONE, STREET = "Võ Thị Hạnh", "0912777888", "45 Lý Thái Tổ"
 
 
@@ -128,3 +130,13 @@ def test_a_deletion_request_erases_the_applicant_in_notify_payments_and_postal(s
         assert {r["status"] for r in messages} <= {"sent", "delivered", "skipped", "permanent_failure"}
         # nothing to find by the old address any more
         assert http.get(f"{notify}/deliveries", params={"recipient": email}, headers=OFFICER).json() == []
+
+        # each service's confirmation shows with the decision, for the unit's administrator
+        def confirmations() -> dict[str, int]:
+            listed = http.get(f"{intake}/privacy/deletion-requests", headers=UNIT_ADMIN).json()["items"]
+            mine = next(r for r in listed if r["id"] == decided["id"])
+            return {e["service"]: e["records"] for e in mine["erasures"] if e["dossier_code"] == code}
+
+        confirmed = poll(confirmations, lambda c: len(c) == 3)
+        assert set(confirmed) == {"notify", "payments", "postal"} and min(confirmed.values()) >= 1, confirmed
+        assert confirmed["payments"] == 1 and confirmed["postal"] == 1 and confirmed["notify"] == len(messages)

@@ -39,7 +39,7 @@ def test_each_service_publishes_only_its_own_subjects() -> None:
     for service, subjects in owned.items():
         perms = permissions(service)
         plain = {s for s in perms.publish if not s.startswith(("$JS.", "_INBOX"))}
-        assert plain == subjects | {"deadletter.>"}, service
+        assert plain == subjects | {"deadletter.>", f"privacy.erased.{service}"}, service
         assert perms.subscribe == (f"_INBOX_{service}.>",)
         assert not any(".DELETE." in s or ".PURGE." in s or "MSG.GET" in s or s in (">", "$JS.>", "$JS.API.>")
                        for s in perms.publish), service

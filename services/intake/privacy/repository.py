@@ -6,6 +6,8 @@ and the reads and anonymisation of one person's data.
   time, by dossier code, by subject.
 * `consents` — one document per grant or withdrawal (never updated): the history is the record.
 * `deletion_requests` — each request with its decision and reasons (never updated).
+* `erasure_confirmations` — one per request × dossier × service that confirmed erasing its
+  copies (`privacy.erased.<service>`), shown with the request's decision.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.contracts.events import Event
+from services.contracts.events import DossierErasedPayload, Event
 from services.intake.model.dossier import Dossier
 from services.intake.model.privacy import (
     SETTLED_FEEDBACK,
@@ -124,6 +126,7 @@ class PrivacyRepository:
         self.sync_enabled = False  # as DossierRepository's: set by the wiring
         self.consents = db["consents"]
         self.deletions = db["deletion_requests"]
+        self.confirmations = db["erasure_confirmations"]
         self.dossiers = db["dossiers"]
         self.registry = db[REGISTRY_COLLECTION]
         self.feedback = db["feedback"]
@@ -134,6 +137,7 @@ class PrivacyRepository:
         await self.consents.create_index([("person", ASCENDING), ("at", ASCENDING)])
         await self.deletions.create_index([("person", ASCENDING), ("at", DESCENDING)])
         await self.deletions.create_index([("scope", ASCENDING), ("at", DESCENDING)])
+        await self.confirmations.create_index("request_id")
 
     # ---- consents ------------------------------------------------------------------------------
     async def consent_history(self, person: str) -> list[ConsentEvent]:
@@ -175,6 +179,34 @@ class PrivacyRepository:
         cursor = self.deletions.find({"scope": unit_code}).sort("at", DESCENDING).skip(skip).limit(limit + 1)
         docs = await cursor.to_list(length=limit + 1)
         return [DeletionRequest.model_validate(_from_doc(d)) for d in docs[:limit]], len(docs) > limit
+
+    async def record_erasure(self, erased: DossierErasedPayload, at: datetime) -> None:
+        """One service's confirmation for one dossier of a request; a repeat changes nothing
+        but keeps the larger count (a redelivered erasure finds nothing left to erase)."""
+        await self.confirmations.update_one(
+            {"_id": f"{erased.deletion_request_id}:{erased.dossier_id}:{erased.service}"},
+            {
+                "$setOnInsert": {
+                    "request_id": erased.deletion_request_id,
+                    "dossier_id": erased.dossier_id,
+                    "dossier_code": erased.dossier_code,
+                    "service": erased.service,
+                    "at": at,
+                },
+                "$max": {"records": erased.records},
+            },
+            upsert=True,
+        )
+
+    async def erasures_of(self, request_ids: list[str]) -> dict[str, list[Document]]:
+        """The confirmations of these requests, by request, in service order."""
+        if not request_ids:
+            return {}
+        found: dict[str, list[Document]] = {}
+        docs = await self.confirmations.find({"request_id": {"$in": request_ids}}, {"_id": 0}).to_list(length=None)
+        for doc in sorted(docs, key=lambda d: (d["service"], d.get("dossier_code") or "")):
+            found.setdefault(doc.pop("request_id"), []).append(doc)
+        return found
 
     async def deletion_requests_of(self, person: str, unit_code: str) -> list[DeletionRequest]:
         docs = await self.deletions.find({"person": person, "scope": unit_code}).sort("at", ASCENDING).to_list(100)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from services.contracts.events import DossierErased
 from services.intake.events_out import anonymised
 from services.intake.model.dossier import Dossier
 from services.intake.model.identity import mask_citizen_id
@@ -351,10 +352,15 @@ class PrivacyService:
         await self.repo.add_deletion_request(request)
         return _deletion_view(request)
 
+    async def on_erased(self, event: DossierErased) -> None:
+        """Another service confirms it erased its copies of an anonymised dossier's data."""
+        await self.repo.record_erasure(event.payload, event.occurred_at)
+
     async def deletion_requests(self, principal: Principal, *, limit: int, skip: int) -> dict[str, Any]:
         items, more = await self.repo.deletion_requests(principal.unit_code, limit=limit, skip=skip)
+        erasures = await self.repo.erasures_of([r.id for r in items])
         return {
-            "items": [_deletion_view(r) for r in items],
+            "items": [{**_deletion_view(r), "erasures": erasures.get(r.id, [])} for r in items],
             "skip": skip,
             "limit": limit,
             "next_skip": skip + limit if more else None,

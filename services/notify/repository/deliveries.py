@@ -16,7 +16,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from services.contracts.events import Event
 from services.kit.mongo import Document, find_then_filter, find_union, matches
+from services.kit.outbox import add_to_outbox
 from services.notify.model.common import RETRYABLE_STATUSES
 from services.notify.model.delivery import erasure_of
 
@@ -151,6 +153,10 @@ class DeliveryRepository:
             if interrupted or len(records) < batch or done_until == since:
                 return erased
             since = done_until
+
+    async def queue_events(self, events: list[Event]) -> None:
+        """Events for the outbox relay (notify's own confirmations)."""
+        await add_to_outbox(self.deliveries.database, events, session=None)  # on its own: see NotifyService.erase
 
     async def set_fields(self, delivery_id: str, fields: dict[str, Any]) -> None:
         await self.deliveries.update_one({"_id": delivery_id}, {"$set": fields})

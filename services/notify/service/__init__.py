@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.contracts.events import DossierAnonymised, DossierReceived, Event
+from services.contracts.events import DossierAnonymised, DossierErased, DossierReceived, Event
 from services.contracts.payments import PaymentPaid
 from services.notify.model.reminders import project, repeats_reception
 from services.notify.model.routing import (
@@ -84,6 +84,7 @@ class NotifyService:
         *,
         clock: Callable[[], datetime],
         notify_statuses: frozenset[str] = frozenset({"suspended", "withdrawn"}),
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.planner = planner
         self.dispatcher = dispatcher
@@ -94,6 +95,7 @@ class NotifyService:
         # read-merge-write of one dossier must not interleave with itself.
         self._dossier_locks = KeyedLocks()
         self.notify_statuses = notify_statuses
+        self.wake = wake  # the outbox relay, after a write of events
 
     async def handle(self, subject: str, body: dict[str, Any], trace_id: str | None) -> list[str]:
         """One bus message; returns the ids of the deliveries it caused (existing ones included)."""
@@ -118,7 +120,12 @@ class NotifyService:
     async def erase(self, event: DossierAnonymised) -> int:
         """A deletion request anonymised the dossier in intake: erase its delivery records."""
         code = event.payload.dossier_code
-        erased = await self.dispatcher.deliveries.erase_dossier(code, self.clock()) if code else 0
+        deliveries = self.dispatcher.deliveries
+        erased = await deliveries.erase_dossier(code, self.clock()) if code else 0
+        # after the erasure, not with it (no transaction spans its writes): a crash in between
+        # redelivers the event, which erases nothing more and confirms then
+        await deliveries.queue_events([DossierErased.for_service("notify", event, erased)])
+        self.wake()
         log.info("dossier %s anonymised: %d delivery record(s) erased", code or event.payload.dossier_id, erased)
         return erased
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.contracts.events import DossierAnonymised, DossierReceived, Event
+from services.contracts.events import DossierAnonymised, DossierErased, DossierReceived, Event
 from services.contracts.payments import (
     PAYMENTS_DOSSIER_RECEIVED,
     PaymentCancelled,
@@ -85,7 +85,10 @@ class PaymentsService(CallbackUseCases, ReconciliationUseCases):
 
     async def on_dossier_anonymised(self, event: DossierAnonymised) -> int:
         """A deletion request anonymised the dossier in intake: erase its payers (Decree 13 art. 16)."""
-        erased = await self.repo.anonymise_payers(event.payload.dossier_id, self.clock())
+        erased = await self.repo.anonymise_payers(
+            event.payload.dossier_id, self.clock(), lambda n: DossierErased.for_service("payments", event, n)
+        )
+        self.wake()
         log.info("dossier %s anonymised: payer erased from %d payment(s)",
                  event.payload.dossier_code or event.payload.dossier_id, erased)
         return erased

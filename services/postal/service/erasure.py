@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.contracts.events import DossierAnonymised
+from services.contracts.events import DossierAnonymised, DossierErased
 from services.contracts.postal import POSTAL_DOSSIER_ANONYMISED
 from services.postal.model.counter import CounterReception
 from services.postal.model.delivery import Delivery
@@ -23,6 +23,10 @@ class Erased:
     counter_receptions: int = 0
     deliveries: int = 0
     handovers: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pickups + self.counter_receptions + self.deliveries + self.handovers
 
 
 class ErasureUseCases(ServiceBase):
@@ -50,8 +54,11 @@ class ErasureUseCases(ServiceBase):
                                         (HANDOVERS, handovers)):
                 for record in records:
                     await tx.save(collection, record)
-            return Erased(len(pickups), len(receptions), len(deliveries), len(handovers))
+            erased = Erased(len(pickups), len(receptions), len(deliveries), len(handovers))
+            tx.emit(DossierErased.for_service("postal", event, erased.total))
+            return erased
 
         erased = await self.repo.run(work)
+        self.wake()
         log.info("dossier %s anonymised: %s", event.payload.dossier_code or dossier_id, erased)
         return erased
