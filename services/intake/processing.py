@@ -8,7 +8,9 @@ writes the dossier with its events in one transaction (optimistic version + outb
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
@@ -68,6 +70,8 @@ Step = Callable[[Dossier, lc.Ctx], lc.Outcome]
 # The actions that finish a dossier (stamp `finished_at` and `timeliness`): kit.metrics'
 # `motcua_dossiers_finished_total` counts them.
 FINISHING = frozenset({lc.Action.RESOLVE, lc.Action.REFUSE})
+# Reads and writes of one officer action while consumers keep changing the dossier (act).
+ACT_ATTEMPTS = 5
 
 
 class ProcessingService:
@@ -105,11 +109,12 @@ class ProcessingService:
             )
         return d, int(doc["version"])
 
-    async def commit(self, d: Dossier, version: int, outcome: lc.Outcome) -> Dossier:
+    async def commit(self, d: Dossier, version: int, outcome: lc.Outcome) -> Dossier | None:
+        """Write the outcome at `version`; None when the dossier changed since it was read."""
         events = events_for(d, outcome, self.calendar(d), self.lookup_url(d))
         d.version = version + 1
         if not await self.dossiers.replace_with_events(d.to_document(), version, events):
-            raise Conflict("The dossier was changed by someone else; reload it and try again", code="concurrent_update")
+            return None
         self.intake.on_commit()
         if outcome.action in FINISHING:  # committed: once per dossier (the machine refuses a second finish)
             dossier_finished(d.unit_code, d.timeliness)
@@ -125,13 +130,23 @@ class ProcessingService:
         note: str = "",
         roles: Iterable[Role] = (),
     ) -> Dossier:
-        d, version = await self.load(dossier_id, principal, for_update=True)
-        ctx = lc.Ctx(actor=actor_of(principal, roles), now=self.now(), calendar=self.calendar(d), note=note.strip())
-        try:
-            outcome = step(d, ctx)
-        except (lc.LifecycleError, RoutingError, ReceptionError, CalendarRangeError) as exc:
-            raise to_app_error(exc) from exc
-        return await self.commit(d, version, outcome)
+        """Read, decide, write. The officer acted on the dossier, not on a version of it: when a
+        consumer (a payment, a document, a shipment) changed it between the read and the write,
+        the action is decided again on what is there now, and refused only if it no longer fits."""
+        for attempt in range(ACT_ATTEMPTS):
+            d, version = await self.load(dossier_id, principal, for_update=True)
+            ctx = lc.Ctx(
+                actor=actor_of(principal, roles), now=self.now(), calendar=self.calendar(d), note=note.strip()
+            )
+            try:
+                outcome = step(d, ctx)
+            except (lc.LifecycleError, RoutingError, ReceptionError, CalendarRangeError) as exc:
+                raise to_app_error(exc) from exc
+            done = await self.commit(d, version, outcome)
+            if done is not None:
+                return done
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise Conflict("The dossier was changed by someone else; reload it and try again", code="concurrent_update")
 
     # ---- routing ----------------------------------------------------------------------------
     def competent_body(self, d: Dossier, unit_code: str | None) -> Handling:

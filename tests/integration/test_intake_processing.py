@@ -22,6 +22,7 @@ from pypdf import PdfReader
 from services.contracts.streams import DOSSIER
 from services.intake.app import IntakeSettings, create_app
 from services.intake.inbound import InboundEvents
+from services.intake.processing import ACT_ATTEMPTS
 from services.kit.auth import Role
 from services.launcher.servers import Endpoints
 from tests.support import auth, running_app, settings_for
@@ -367,6 +368,55 @@ async def test_the_late_scan_flags_a_dossier_changed_between_its_read_and_its_wr
     assert [s["body"] for s in timeline["late_steps"]] == ["Ủy ban nhân dân cấp xã"]
     dossier = (await client.get(f"/dossiers/{did}", headers=SPECIALIST)).json()
     assert dossier["payment"]["intent_id"] == "pi-race"  # the payment's change is kept, not overwritten
+
+
+async def test_an_officers_action_is_decided_again_when_a_payment_lands_between_its_read_and_write(
+    intake: tuple[httpx.AsyncClient, FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The officer acted on the dossier, not on a version of it: a consumer's change in between
+    is kept and the action applies on top (no 409 to the officer); only a dossier that keeps
+    changing under every attempt is refused."""
+    client, app = intake
+    d = await receive(client, app, at(12, 9), bundle_request())
+    did = d["id"]
+    set_clock(app, at(12, 10))
+    processing = app.state.processing
+    read = processing.load
+    reads: list[int] = []
+
+    def payment(n: int) -> dict[str, Any]:
+        return {
+            "event_id": uuid.uuid4().hex,
+            "type": "payment.intent_created",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "unit_code": "30307",
+            "payload": {"dossier_id": did, "intent_id": f"pi-race-{n}", "status": "pending", "amount": 50000},
+        }
+
+    async def read_then_a_payment_lands(*args: Any, **kwargs: Any) -> Any:
+        found = await read(*args, **kwargs)
+        if kwargs.get("for_update") and len(reads) < landing:
+            reads.append(1)
+            assert await InboundEvents(processing).on_payment_event("intake-payments-race", payment(len(reads))) == (
+                "applied"
+            )
+        return found
+
+    monkeypatch.setattr(processing, "load", read_then_a_payment_lands)
+    landing = 1
+    r = await client.post(f"/dossiers/{did}/start-processing", json={}, headers=SPECIALIST)
+    assert r.status_code == 200, r.text
+    dossier = (await client.get(f"/dossiers/{did}", headers=SPECIALIST)).json()
+    assert dossier["status"] == "processing" and dossier["payment"]["intent_id"] == "pi-race-1"  # both kept
+    history = (await client.get(f"/dossiers/{did}/timeline", headers=SPECIALIST)).json()["history"]
+    assert [h["to_status"] for h in history].count("processing") == 1  # the action applied once
+
+    reads.clear()
+    landing = 10  # a payment lands under every attempt: the officer is told to reload
+    r = await client.post(f"/dossiers/{did}/suspend", json={"reason": "Chờ xác minh"}, headers=SPECIALIST)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "concurrent_update"
+    assert len(reads) == ACT_ATTEMPTS
+    assert (await client.get(f"/dossiers/{did}", headers=SPECIALIST)).json()["status"] == "processing"
 
 
 async def test_parallel_steps_late_flags_and_the_one_apology(
