@@ -223,21 +223,20 @@ class BrokerPublisher(Publisher):
 def document_publishers(broker: NatsBroker, events: list[type[Any]]) -> None:
     """Declare the events a service publishes (through its outbox) so AsyncAPI lists them."""
     for event in events:
-        broker.publisher(
-            event.subject,
-            schema=event,
-            title=f"{event.subject}:{event.__name__}",
-            description=(event.__doc__ or "").strip().splitlines()[0] if event.__doc__ else None,
-        )
+        _document(broker, event.subject, event)
 
 
 def document_erasure_confirmations(broker: NatsBroker, service: str) -> None:
     """Declare the service's `privacy.erased.<service>` confirmations so AsyncAPI lists them."""
+    _document(broker, f"{DossierErased.subject}.{service}", DossierErased)
+
+
+def _document(broker: NatsBroker, subject: str, event: type[Any]) -> None:
     broker.publisher(
-        f"{DossierErased.subject}.{service}",
-        schema=DossierErased,
-        title=f"{DossierErased.subject}.{service}:{DossierErased.__name__}",
-        description=(DossierErased.__doc__ or "").strip().splitlines()[0],
+        subject,
+        schema=event,
+        title=f"{subject}:{event.__name__}",
+        description=(event.__doc__ or "").strip().splitlines()[0] if event.__doc__ else None,
     )
 
 

@@ -221,8 +221,9 @@ class PrivacyRepository:
     async def anonymise(self, d: Dossier, at: datetime, events: list[Event]) -> Anonymised | None:
         """Erase the applicant's data and the form data of one dossier (optimistic on its
         version), its applicant-registry line, the complainant of settled feedback about it and
-        the comment of its rating, and queue `events` (the other services erase their copies on
-        them), in one transaction. None when the dossier changed meanwhile."""
+        the comment of its rating; mark it for the national portal's synchronisation (when one
+        is configured) and queue `events` (the other services erase their copies on them); all
+        in one transaction. None when the dossier changed meanwhile."""
 
         async def work(session: AsyncClientSession) -> Anonymised | None:
             result = await self.dossiers.update_one(

@@ -27,6 +27,8 @@ DUPLICATE_KEY = 11000
 #: Where the retention pass left off (`erase_created_before`): one small document.
 RETENTION_MARKS = "retention_marks"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# What model.delivery.erasure_of reads of a record (and the retention pass's position in time).
+_ERASURE_FIELDS = {"_id": 1, "role": 1, "status": 1, "event_id": 1, "channel": 1, "created_at": 1, "anonymised_at": 1}
 
 
 class DeliveryRepository:
@@ -109,17 +111,20 @@ class DeliveryRepository:
         erased = 0
         for _ in range(5):
             records = await self.deliveries.find(
-                {"dossier_code": dossier_code, "anonymised_at": None},
-                {"_id": 1, "role": 1, "status": 1, "event_id": 1, "channel": 1},
+                {"dossier_code": dossier_code, "anonymised_at": None}, _ERASURE_FIELDS
             ).to_list(length=None)
             if not records:
                 break
             for record in records:
-                fields, history = erasure_of(record, now)
-                erased += await self.compare_and_set(
-                    record["_id"], expect_status=record["status"], set_fields=fields, history=history
-                )
+                erased += await self._erase(record, now)
         return erased
+
+    async def _erase(self, record: Document, now: datetime) -> bool:
+        """One record, if its status is still the one read; False when it changed meanwhile."""
+        fields, history = erasure_of(record, now)
+        return await self.compare_and_set(
+            record["_id"], expect_status=record["status"], set_fields=fields, history=history
+        )
 
     async def erase_created_before(self, cutoff: datetime, now: datetime, *, batch: int = 500) -> int:
         """Erase the personal data of the records created before `cutoff` (model.delivery.
@@ -134,16 +139,12 @@ class DeliveryRepository:
         erased = 0
         while True:
             records = await self.deliveries.find(
-                {"created_at": {"$gte": since, "$lt": cutoff}},
-                {"_id": 1, "role": 1, "status": 1, "event_id": 1, "channel": 1, "created_at": 1, "anonymised_at": 1},
+                {"created_at": {"$gte": since, "$lt": cutoff}}, _ERASURE_FIELDS
             ).sort("created_at", ASCENDING).limit(batch).to_list(length=batch)
             done_until, interrupted = since, False
             for record in records:
                 if record.get("anonymised_at") is None:
-                    fields, history = erasure_of(record, now)
-                    if not await self.compare_and_set(
-                        record["_id"], expect_status=record["status"], set_fields=fields, history=history
-                    ):
+                    if not await self._erase(record, now):
                         interrupted = True
                         break
                     erased += 1

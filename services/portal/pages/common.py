@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import jwt
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from services.kit.auth import Role
@@ -226,6 +226,16 @@ def forbidden(request: Request, needed: Iterable[Role]) -> HTMLResponse:
         title=t("errors.forbidden_title"),
         text=t("errors.forbidden_text", roles=labels),
     )
+
+
+def signed_in_as(request: Request, roles: Iterable[Role]) -> Viewer | Response:
+    """The signed-in officer holding one of `roles`; else the login page or the refusal page."""
+    viewer = viewer_of(request)
+    if viewer is None:
+        return login_redirect(request)
+    if not viewer.has(roles):
+        return forbidden(request, roles)
+    return viewer
 
 
 def error_text(request: Request, reply: Reply) -> str:

@@ -17,10 +17,10 @@ from services.portal.pages.common import (
     VN_TZ,
     clients_of,
     error_text,
-    forbidden,
     login_redirect,
     offices_in_scope,
     render,
+    signed_in_as,
     token_of,
     translator,
     viewer_of,
@@ -165,11 +165,9 @@ def queue_charts(stats: dict[str, Any], t: Any) -> dict[str, Any]:
 
 @router.get("/thong-ke", response_class=HTMLResponse, include_in_schema=False, response_model=None)
 async def dashboard(request: Request) -> Response:
-    viewer = viewer_of(request)
-    if viewer is None:
-        return login_redirect(request)
-    if not viewer.has(DASHBOARD_ROLES):
-        return forbidden(request, DASHBOARD_ROLES)
+    viewer = signed_in_as(request, DASHBOARD_ROLES)
+    if isinstance(viewer, Response):
+        return viewer
     t = translator(request)
     params = _params(request)
     clients = clients_of(request)

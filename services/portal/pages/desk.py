@@ -21,12 +21,12 @@ from services.portal.pages.common import (
     client_ip,
     clients_of,
     error_text,
-    forbidden,
     login_redirect,
     not_found,
     offices_in_scope,
     redirect,
     render,
+    signed_in_as,
     token_of,
     translator,
     viewer_of,
@@ -40,12 +40,7 @@ APPLICANT_FIELDS = ("full_name", "id_number", "birth_date", "phone", "email", "a
 
 
 def _desk_viewer(request: Request) -> Viewer | Response:
-    viewer = viewer_of(request)
-    if viewer is None:
-        return login_redirect(request)
-    if not viewer.has(DESK_ROLES):
-        return forbidden(request, DESK_ROLES)
-    return viewer
+    return signed_in_as(request, DESK_ROLES)
 
 
 # ---- choosing a counter ----------------------------------------------------------------------

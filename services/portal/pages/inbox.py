@@ -16,12 +16,12 @@ from services.portal.pages.common import (
     Viewer,
     clients_of,
     error_text,
-    forbidden,
     login_redirect,
     not_found,
     parse_moment,
     redirect,
     render,
+    signed_in_as,
     token_of,
     translator,
     viewer_of,
@@ -89,12 +89,7 @@ ACTIONS: dict[str, ActionSpec] = {
 
 
 def _staff(request: Request) -> Viewer | Response:
-    viewer = viewer_of(request)
-    if viewer is None:
-        return login_redirect(request)
-    if not viewer.has(INBOX_ROLES):
-        return forbidden(request, INBOX_ROLES)
-    return viewer
+    return signed_in_as(request, INBOX_ROLES)
 
 
 # ---- inbox ----------------------------------------------------------------------------------

@@ -25,9 +25,8 @@ from services.portal.pages.common import (
     VN_TZ,
     clients_of,
     error_text,
-    forbidden,
-    login_redirect,
     render,
+    signed_in_as,
     token_of,
     translator,
     viewer_of,
@@ -85,19 +84,10 @@ async def _page(request: Request, status_code: int = 200, **context: Any) -> HTM
     return render(request, "privacy.html", status_code=status_code, **{**base, **context})
 
 
-def _gate(request: Request, roles: frozenset[Role]) -> Response | None:
-    viewer = viewer_of(request)
-    if viewer is None:
-        return login_redirect(request)
-    if not viewer.has(roles):
-        return forbidden(request, roles)
-    return None
-
-
 async def _request_form(request: Request) -> tuple[FormData, str] | Response:
     """A data officer's posted form and the person's ID number in it; or the answer instead
     (the login page, a refusal, or the page again saying what is wrong with the number)."""
-    if refused := _gate(request, DATA_OFFICERS):
+    if isinstance(refused := signed_in_as(request, DATA_OFFICERS), Response):
         return refused
     form = await request.form()
     id_number = _id_number(form)
@@ -112,8 +102,8 @@ async def _ask_intake(request: Request, path: str, body: dict[str, Any]) -> Repl
 
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False, response_model=None)
 async def privacy_page(request: Request) -> Response:
-    refused = _gate(request, PRIVACY_ROLES)
-    return refused or await _page(request)
+    viewer = signed_in_as(request, PRIVACY_ROLES)
+    return viewer if isinstance(viewer, Response) else await _page(request)
 
 
 @router.post(f"{PAGE}/tra-cuu", response_class=HTMLResponse, include_in_schema=False, response_model=None)
